@@ -1,0 +1,1 @@
+"""printbridge: store cancellations and address edits, carried to Gelato before print."""

@@ -1,0 +1,1 @@
+"""Adapters: printbridge's side of each outside system (Gelato, the store, SQL, Redis)."""

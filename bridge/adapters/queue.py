@@ -1,0 +1,72 @@
+"""The job queue on Redis (RQ): actions and report-backs, and a few counters."""
+
+from __future__ import annotations
+
+import redis
+from rq import Queue, Retry
+from rq.callbacks import Callback
+from rq.job import Job
+
+QUEUE_NAME = "printbridge"
+COUNTERS_KEY = "printbridge:counters"
+RUN_ACTION = "jobs.actions.run_action"
+ACTION_FAILED = "jobs.actions.on_action_failure"
+REPORT_BACK = "jobs.report.report_back"
+REPORT_FAILED = "jobs.report.on_report_failure"
+
+
+def report_job_id(action_id: str) -> str:
+    """The job id of an action's report-back."""
+    return f"{action_id}-report"
+
+
+class JobQueue:
+    """Enqueues printbridge's jobs; job ids are action ids, arguments are ids only."""
+
+    def __init__(self, connection: redis.Redis, *, retries: int, job_timeout: int) -> None:
+        self.connection = connection
+        self.queue = Queue(QUEUE_NAME, connection=connection)
+        self._retries = retries
+        self._job_timeout = job_timeout
+
+    def enqueue_action(self, action_id: str) -> None:
+        """Queue the job that runs an action."""
+        self._enqueue(RUN_ACTION, ACTION_FAILED, action_id, action_id)
+
+    def enqueue_report(self, action_id: str) -> None:
+        """Queue the job that writes an action's outcome onto the store order."""
+        self._enqueue(REPORT_BACK, REPORT_FAILED, report_job_id(action_id), action_id)
+
+    def _enqueue(self, function: str, on_failure: str, job_id: str, action_id: str) -> None:
+        self.queue.enqueue_call(
+            function,
+            args=(action_id,),
+            job_id=job_id,
+            timeout=self._job_timeout,
+            # Finished jobs need not stay: the sync log in SQL is the record.
+            result_ttl=0,
+            failure_ttl=7 * 24 * 3600,
+            retry=Retry(max=self._retries) if self._retries else None,
+            on_failure=Callback(on_failure),
+        )
+
+    def is_queued(self, job_id: str) -> bool:
+        """Whether a job with this id is known to Redis (queued, scheduled or running)."""
+        return bool(Job.exists(job_id, connection=self.connection))
+
+    def count(self, name: str) -> None:
+        """Add one to a named counter (unauthorized webhooks, ignored topics, …)."""
+        self.connection.hincrby(COUNTERS_KEY, name, 1)
+
+    def counters(self) -> dict[str, int]:
+        """Every counter and its value."""
+        raw = self.connection.hgetall(COUNTERS_KEY)
+        return {_text(key): int(value) for key, value in raw.items()}
+
+    def ping(self) -> None:
+        """Raise when Redis cannot be reached."""
+        self.connection.ping()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

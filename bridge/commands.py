@@ -1,0 +1,76 @@
+"""`flask` / `printbridge` commands: migrate, worker, and the sync log of an order."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import click
+from flask import Flask, current_app
+
+from bridge.adapters.migrate import upgrade
+from bridge.app import services_of
+
+
+def register(app: Flask) -> None:
+    """Add printbridge's commands to the app's CLI."""
+    app.cli.add_command(migrate)
+    app.cli.add_command(worker)
+    app.cli.add_command(order)
+
+
+@click.command()
+def migrate() -> None:
+    """Create or upgrade the sync-log tables."""
+    upgrade(services_of(current_app).storage.engine)
+    click.echo("database is up to date")
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker (with its scheduler, for delayed retries)."""
+    from bridge.worker import make_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    make_worker(current_app._get_current_object()).work(  # type: ignore[attr-defined]
+        burst=burst, with_scheduler=True
+    )
+
+
+@click.command()
+@click.argument("shop")
+@click.argument("order_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document of the API.")
+def order(shop: str, order_id: str, as_json: bool) -> None:
+    """Print the sync log of one store order."""
+    document = services_of(current_app).synclog.order(shop.lower(), order_id)
+    if document is None:
+        raise click.ClickException(f"nothing recorded for order {order_id} of {shop}")
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+        return
+    click.echo(f"{document['shop']} order {order_id}")
+    for delivery in document["deliveries"]:
+        duplicates = delivery["duplicates"]
+        click.echo(
+            f"  delivery {delivery['received_at']} {delivery['topic']} -> {delivery['result']}"
+            + (f" (+{duplicates} duplicates)" if duplicates else "")
+        )
+    for action in document["actions"]:
+        click.echo(
+            f"  action {action['id']} {action['kind']}: {action['outcome'] or action['state']}"
+            f" after {action['attempt_count']} attempt(s); report {action['report']['state']}"
+        )
+        click.echo(f"    {action['message'] or ''}")
+        for part in action["gelato_orders"]:
+            click.echo(
+                f"    Gelato order {part.get('id')}: found {part.get('status_found')}, "
+                f"{part.get('result')}"
+            )
+        for call in action["api_calls"]:
+            status = call["status"] if call["status"] is not None else call["error"]
+            click.echo(
+                f"    {call['at']} {call['service']} {call['method']} {call['url']} -> {status}"
+                f" ({call['duration_ms']:.0f} ms)"
+            )

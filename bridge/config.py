@@ -1,0 +1,226 @@
+"""Settings: the one reader of the environment, typed and frozen."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+DEFAULT_SHOPIFY_API_VERSION = "2026-07"
+DEFAULT_ADMIN_URL_TEMPLATE = "https://{shop}/admin/api/{version}/graphql.json"
+DEFAULT_GELATO_API_URL = "https://order.gelatoapis.com"
+ORDER_REFERENCE_FIELDS = ("id", "name", "order_number")
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
+
+
+_N = TypeVar("_N", int, float)
+
+
+class ConfigError(ValueError):
+    """A missing or malformed configuration value, named in the message."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything printbridge reads from its environment."""
+
+    instance_path: Path
+    shopify_api_secret: str
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = ""
+    support_token: str | None = None
+    dry_run: bool = False
+    shopify_api_key: str | None = None
+    shopify_api_secret_previous: str | None = None
+    shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
+    shopify_admin_url_template: str = DEFAULT_ADMIN_URL_TEMPLATE
+    shopify_shop: str | None = None
+    shopify_access_token: str | None = field(default=None, repr=False)
+    gelato_api_url: str = DEFAULT_GELATO_API_URL
+    gelato_api_key: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    gelato_order_reference: str = "id"
+    # Tunables with production defaults; tests and the demo shorten them.
+    max_body_bytes: int = 1024 * 1024
+    http_timeout_seconds: float = 10.0
+    retry_max: int = 10
+    retry_base_seconds: float = 2.0
+    retry_cap_seconds: float = 300.0
+    not_found_grace_seconds: float = 300.0
+    job_timeout_seconds: int = 180
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            url = f"sqlite:///{self.instance_path / 'printbridge.sqlite3'}"
+            object.__setattr__(self, "database_url", url)
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """The secrets a webhook signature may be made with, current first."""
+        previous = (self.shopify_api_secret_previous,) if self.shopify_api_secret_previous else ()
+        return (self.shopify_api_secret, *previous)
+
+    @property
+    def embedded_redis(self) -> bool:
+        """Whether printbridge runs its own Redis in the instance folder."""
+        return self.redis_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], instance_path: Path) -> Settings:
+        """Read and validate the environment; raise ConfigError naming the first bad value."""
+        env = _Env(environ)
+        instance_path = Path(instance_path)
+        return cls(
+            instance_path=instance_path,
+            shopify_api_secret=env.required("SHOPIFY_API_SECRET"),
+            database_url=env.database_url("DATABASE_URL"),
+            redis_url=env.url("REDIS_URL", schemes=("redis", "rediss", "unix")),
+            secret_key=env.optional("BRIDGE_SECRET_KEY") or _instance_secret_key(instance_path),
+            support_token=env.optional("BRIDGE_SUPPORT_TOKEN"),
+            dry_run=env.flag("BRIDGE_DRY_RUN"),
+            shopify_api_key=env.optional("SHOPIFY_API_KEY"),
+            shopify_api_secret_previous=env.optional("SHOPIFY_API_SECRET_PREVIOUS"),
+            shopify_api_version=env.matching(
+                "SHOPIFY_API_VERSION", API_VERSION, DEFAULT_SHOPIFY_API_VERSION, "like 2026-07"
+            ),
+            shopify_admin_url_template=env.template(
+                "SHOPIFY_ADMIN_URL_TEMPLATE", DEFAULT_ADMIN_URL_TEMPLATE, ("{shop}", "{version}")
+            ),
+            shopify_shop=env.shop("SHOPIFY_SHOP"),
+            shopify_access_token=env.optional("SHOPIFY_ACCESS_TOKEN"),
+            gelato_api_url=(
+                env.url("GELATO_API_URL", schemes=("http", "https")) or DEFAULT_GELATO_API_URL
+            ).rstrip("/"),
+            gelato_api_key=env.optional("GELATO_API_KEY"),
+            public_url=env.url("BRIDGE_PUBLIC_URL", schemes=("http", "https")),
+            encryption_keys=env.listed("BRIDGE_ENCRYPTION_KEY"),
+            gelato_order_reference=env.choice(
+                "GELATO_ORDER_REFERENCE", ORDER_REFERENCE_FIELDS, "id"
+            ),
+            max_body_bytes=env.number("BRIDGE_MAX_BODY_BYTES", 1024 * 1024, int),
+            http_timeout_seconds=env.number("BRIDGE_HTTP_TIMEOUT_SECONDS", 10.0, float),
+            retry_max=env.number("BRIDGE_RETRY_MAX", 10, int),
+            retry_base_seconds=env.number("BRIDGE_RETRY_BASE_SECONDS", 2.0, float),
+            retry_cap_seconds=env.number("BRIDGE_RETRY_CAP_SECONDS", 300.0, float),
+            not_found_grace_seconds=env.number("BRIDGE_NOT_FOUND_GRACE_SECONDS", 300.0, float),
+        )
+
+
+class _Env:
+    """Typed access to environment variables, each failure a ConfigError naming the variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def optional(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            raise ConfigError(f"{name} is required but not set")
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self.optional(name) or "0"
+        if value not in ("0", "1"):
+            raise ConfigError(f"{name} must be 0 or 1, not {value!r}")
+        return value == "1"
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.optional(name) or default
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        return value
+
+    def matching(self, name: str, pattern: re.Pattern[str], default: str, hint: str) -> str:
+        value = self.optional(name) or default
+        if not pattern.match(value):
+            raise ConfigError(f"{name} must look {hint}, not {value!r}")
+        return value
+
+    def number(self, name: str, default: _N, kind: type[_N]) -> _N:
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = kind(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a {kind.__name__}, not {value!r}") from None
+        if number < 0:
+            raise ConfigError(f"{name} must not be negative, not {value!r}")
+        return number
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        value = self.optional(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            raise ConfigError(f"{name} must be a {'/'.join(schemes)} URL, not {value!r}")
+        return value
+
+    def database_url(self, name: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            return ""
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if scheme in ("postgres", "postgresql"):
+            # psycopg 3 is the driver printbridge ships; bare postgres:// URLs (as many hosts
+            # hand them out) would otherwise select psycopg2.
+            return "postgresql+psycopg" + value[value.index(":") :]
+        if scheme != "sqlite":
+            raise ConfigError(f"{name} must be a sqlite:// or postgresql:// URL, not {value!r}")
+        return value
+
+    def template(self, name: str, default: str, placeholders: tuple[str, ...]) -> str:
+        value = self.optional(name) or default
+        missing = [p for p in placeholders if p not in value]
+        if missing or urlsplit(value).scheme not in ("http", "https"):
+            raise ConfigError(
+                f"{name} must be an http(s) URL containing {' and '.join(placeholders)}"
+            )
+        return value
+
+    def shop(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is not None and not SHOP_DOMAIN.match(value):
+            raise ConfigError(f"{name} must be a shop domain like example.myshopify.com")
+        return value
+
+    def listed(self, name: str) -> tuple[str, ...]:
+        value = self.optional(name) or ""
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    """Return the signing key kept in the instance folder, creating it on first use."""
+    path = instance_path / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        # link() is atomic and refuses to replace: when web and worker start together,
+        # exactly one key wins and both read the same complete file.
+        os.link(temporary, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        os.unlink(temporary)
+    return key

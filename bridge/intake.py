@@ -1,0 +1,102 @@
+"""Intake: a verified delivery becomes a sync-log record and, where it asks for one, an action."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bridge.adapters.shops import ShopAccess
+from bridge.adapters.storage import NewAction, NewDelivery, Recorded
+from bridge.domain.actions import ActionKind, cancel_dedupe_key
+from bridge.domain.errors import PayloadError
+from bridge.domain.events import OrderEvent, parse_order_event
+from bridge.services import Services
+
+Plan = Callable[[OrderEvent, ShopAccess, datetime], NewAction | None]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A delivery whose signature has been verified."""
+
+    shop: str
+    webhook_id: str
+    event_id: str | None
+    topic: str
+    api_version: str | None
+    triggered_at: datetime | None
+    received_at: datetime
+    body: bytes
+
+
+def plan_cancellation(event: OrderEvent, access: ShopAccess, now: datetime) -> NewAction | None:
+    """An `orders/cancelled` event asks for a cancel action, keyed by its cancellation time."""
+    reference = event.reference(access.order_reference)
+    if event.cancelled_at is None or reference is None:
+        return None
+    return NewAction(
+        id=uuid.uuid4().hex,
+        shop=access.shop,
+        order_id=event.order_id,
+        order_name=event.name,
+        order_gid=event.admin_graphql_api_id,
+        reference=reference,
+        kind=ActionKind.CANCEL,
+        dedupe_key=cancel_dedupe_key(event.cancelled_at.isoformat()),
+        event_updated_at=event.updated_at,
+        dry_run=access.dry_run,
+        created_at=now,
+    )
+
+
+def receive(services: Services, incoming: Incoming, plan: Plan) -> Recorded:
+    """Record the delivery and its action durably, then queue the action.
+
+    Raises PayloadError (after recording the delivery as rejected) for a body that cannot be
+    acted on; database and Redis errors propagate, for the caller to answer 503.
+    """
+    try:
+        event = parse_order_event(_parse_json(incoming.body))
+    except PayloadError as error:
+        services.storage.record_delivery(_delivery(incoming, None, "rejected", error.reason), None)
+        raise
+    access = services.shops.get(incoming.shop)
+    if access is None:
+        return services.storage.record_delivery(
+            _delivery(incoming, event, "unknown_shop", "shop.unknown"), None
+        )
+    action = plan(event, access, incoming.received_at)
+    result, reason = ("accepted", None) if action else ("ignored", "event.nothing_to_do")
+    recorded = services.storage.record_delivery(_delivery(incoming, event, result, reason), action)
+    if recorded.enqueue and recorded.action_id is not None:
+        services.queue.enqueue_action(recorded.action_id)
+    return recorded
+
+
+def _parse_json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise PayloadError("payload.not_json", "the body is not JSON") from None
+
+
+def _delivery(
+    incoming: Incoming, event: OrderEvent | None, result: str, reason: str | None
+) -> NewDelivery:
+    return NewDelivery(
+        shop=incoming.shop,
+        webhook_id=incoming.webhook_id,
+        event_id=incoming.event_id,
+        topic=incoming.topic,
+        api_version=incoming.api_version,
+        triggered_at=incoming.triggered_at,
+        received_at=incoming.received_at,
+        order_id=event.order_id if event else None,
+        event_updated_at=event.updated_at if event else None,
+        payload=incoming.body.decode("utf-8", "replace"),
+        result=result,
+        reason=reason,
+    )

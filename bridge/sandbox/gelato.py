@@ -1,0 +1,209 @@
+"""Local stand-in for the Gelato v4 order API, with control endpoints for tests.
+
+Choices where gelato.md leaves the live API UNCONFIRMED:
+- cancel of a draft answers 409 (drafts are deleted, not canceled);
+- cancel of an already canceled order answers 200 `{}` again;
+- cancel of a `failed` order answers 409;
+- a timeout fault performs the call, then sleeps and answers 504: the client loses the
+  answer but the change happened, which is what makes timeouts hard for the bridge.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from bridge.sandbox.faults import FaultPlan, parse_fault, parse_rates
+from bridge.sandbox.gelato_input import (
+    parse_create,
+    parse_patch,
+    parse_seed,
+    parse_status,
+    read_integer,
+)
+from bridge.sandbox.gelato_search import parse_search
+from bridge.sandbox.gelato_state import GelatoState
+from bridge.sandbox.replies import (
+    SandboxError,
+    json_response,
+    logged_body,
+    read_object,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+Handler = Callable[[Request, str], Response]
+
+
+class GelatoIdConverter(BaseConverter):
+    """Matches an order id up to a colon, so `<id>:cancel` routes apart from `<id>`."""
+
+    regex = r"[^/:]+"
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"message": message}, status, headers)
+
+
+def _fault_response(status: int, retry_after: float | None) -> Response:
+    headers = {}
+    if retry_after is not None:
+        # Retry-After is whole seconds on the wire; round up so clients never retry early.
+        headers["Retry-After"] = str(math.ceil(retry_after))
+    return _error(status, HTTP_STATUS_CODES.get(status, "Error") + ".", headers)
+
+
+class GelatoSandbox:
+    """WSGI app answering /v4 order calls like Gelato and /_sandbox control calls for tests."""
+
+    def __init__(self, api_key: str) -> None:
+        self.api_key = api_key
+        self.state = GelatoState()
+        self.faults = FaultPlan()
+        self._map = Map(
+            [
+                Rule("/v4/orders:search", methods=["POST"], endpoint="search"),
+                Rule("/v4/orders", methods=["POST"], endpoint="create"),
+                Rule("/v4/orders/<gid:order_id>", methods=["GET"], endpoint="get"),
+                Rule("/v4/orders/<gid:order_id>", methods=["PATCH"], endpoint="patch"),
+                Rule("/v4/orders/<gid:order_id>", methods=["DELETE"], endpoint="delete"),
+                Rule("/v4/orders/<gid:order_id>:cancel", methods=["POST"], endpoint="cancel"),
+                Rule("/_sandbox/orders", methods=["POST"], endpoint="seed"),
+                Rule("/_sandbox/orders", methods=["GET"], endpoint="list"),
+                Rule("/_sandbox/orders/<gid:order_id>/status", methods=["POST"], endpoint="move"),
+                Rule(
+                    "/_sandbox/orders/<gid:order_id>/status-after",
+                    methods=["POST"],
+                    endpoint="schedule",
+                ),
+                Rule("/_sandbox/faults", methods=["POST"], endpoint="faults"),
+                Rule("/_sandbox/fault-rates", methods=["POST"], endpoint="rates"),
+                Rule("/_sandbox/latency", methods=["POST"], endpoint="latency"),
+                Rule("/_sandbox/requests", methods=["GET"], endpoint="requests"),
+                Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
+            ],
+            converters={"gid": GelatoIdConverter},
+            strict_slashes=False,
+        )
+        self._api: dict[str, Handler] = {
+            "search": lambda r, _: json_response(
+                {"orders": self.state.search(parse_search(read_object(r)))}
+            ),
+            "create": lambda r, _: json_response(self.state.create(parse_create(read_object(r)))),
+            "get": lambda _, oid: json_response(self.state.get(oid)),
+            "patch": lambda r, oid: json_response(
+                self.state.patch(oid, parse_patch(read_object(r)))
+            ),
+            "delete": lambda _, oid: json_response(self.state.delete(oid)),
+            "cancel": lambda _, oid: json_response(self.state.cancel(oid)),
+        }
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Serve one WSGI request."""
+        request = Request(environ)
+        if request.path.startswith("/v4/"):
+            response = self._serve_api(request)
+        else:
+            response = self._serve_control(request)
+        return response(environ, start_response)
+
+    def _route(self, request: Request) -> tuple[str | None, str, Response | None]:
+        try:
+            endpoint, args = self._map.bind_to_environ(request.environ).match()
+        except MethodNotAllowed:
+            return None, "", _error(405, "Method not allowed.")
+        except NotFound:
+            return None, "", _error(404, "Not found.")
+        return str(endpoint), str(args.get("order_id", "")), None
+
+    def _serve_api(self, request: Request) -> Response:
+        arrived = time.time()
+        latency = self.faults.latency
+        if latency:
+            time.sleep(latency)
+        endpoint, order_id, response = self._route(request)
+        key = request.headers.get("X-API-KEY", "")
+        if not hmac.compare_digest(key.encode(), self.api_key.encode()):
+            response = _error(401, "No valid API key provided.")
+        elif response is None and endpoint is not None:
+            response = self._with_fault(endpoint, request, order_id)
+        assert response is not None
+        self.state.record(
+            {
+                "method": request.method,
+                "path": request.path,
+                "endpoint": endpoint,
+                "status": response.status_code,
+                "at": arrived,
+                "body": logged_body(request),
+            }
+        )
+        return response
+
+    def _with_fault(self, endpoint: str, request: Request, order_id: str) -> Response:
+        fault = self.faults.next_fault(endpoint)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and fault.timeout is not None:
+            self._call(endpoint, request, order_id)
+            time.sleep(fault.timeout)
+            return _error(504, "Gateway Timeout.")
+        if fault is not None and fault.status is not None:
+            # Answer before touching state: a refused call must have no effect.
+            return _fault_response(fault.status, fault.retry_after)
+        return self._call(endpoint, request, order_id)
+
+    def _call(self, endpoint: str, request: Request, order_id: str) -> Response:
+        try:
+            return self._api[endpoint](request, order_id)
+        except SandboxError as exc:
+            return _error(exc.status, exc.message)
+
+    def _serve_control(self, request: Request) -> Response:
+        endpoint, order_id, response = self._route(request)
+        if response is not None or endpoint is None:
+            return response or _error(404, "Not found.")
+        try:
+            return self._control(endpoint, request, order_id)
+        except SandboxError as exc:
+            return _error(exc.status, exc.message)
+
+    def _control(self, endpoint: str, request: Request, order_id: str) -> Response:
+        if endpoint == "list":
+            reference = request.args.get("orderReferenceId")
+            return json_response({"orders": self.state.orders(reference)})
+        if endpoint == "requests":
+            return json_response(self.state.requests())
+        if endpoint == "reset":
+            self.state.reset()
+            self.faults.reset()
+            return json_response({})
+        body = read_object(request)
+        if endpoint == "seed":
+            return json_response({"orders": self.state.seed(parse_seed(body))})
+        if endpoint == "move":
+            return json_response(self.state.move(order_id, parse_status(body)))
+        if endpoint == "schedule":
+            after = read_integer(body.get("after_requests"), "after_requests", None, 0)
+            return json_response(self.state.schedule(order_id, parse_status(body), after))
+        if endpoint == "faults":
+            fault, count = parse_fault(body)
+            return json_response({"queued": self.faults.queue(fault, count)})
+        if endpoint == "rates":
+            rates, seed = parse_rates(body)
+            self.faults.set_rates(rates, seed)
+            return json_response({})
+        seconds = body.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise SandboxError(400, "seconds must be a number >= 0.")
+        self.faults.set_latency(float(seconds))
+        return json_response({})

@@ -1,0 +1,41 @@
+"""The services a job runs with: those of the worker's app, built by create_app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, has_app_context
+from rq.job import Job
+
+from bridge.app import create_app, services_of
+from bridge.services import Services
+from bridge.sync import RetryLater
+
+_fallback: list[Any] = []
+
+
+def job_services() -> Services:
+    """The current app's services; a worker started without printbridge's app builds one once."""
+    if has_app_context():
+        return services_of(current_app)
+    if not _fallback:
+        _fallback.append(create_app())
+    return services_of(_fallback[0])
+
+
+def attempt_number(job: Job | None, retries: int) -> int:
+    """Which run of the job this is, counting from one."""
+    if job is None or job.retries_left is None:
+        return 1
+    return retries - job.retries_left + 1
+
+
+def schedule_retry(job: Job | None, retry: RetryLater) -> None:
+    """Make RQ's next retry of this job wait `retry.delay` seconds.
+
+    RQ reads the interval of the next retry from the job's `retry_intervals` when the job
+    fails; setting it here lets each retry wait what this failure asks for (backoff with
+    jitter, or the server's Retry-After) instead of a schedule fixed at enqueue time.
+    """
+    if job is not None:
+        job.retry_intervals = [max(0, round(retry.delay))]

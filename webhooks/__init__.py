@@ -1,0 +1,1 @@
+"""The receiving edge: signature checks, header parsing, topic routing, the webhook view."""

@@ -1,0 +1,14 @@
+"""Which store topics printbridge acts on, and the intake rule for each."""
+
+from __future__ import annotations
+
+from bridge.intake import Plan, plan_cancellation
+
+TOPICS: dict[str, Plan] = {
+    "orders/cancelled": plan_cancellation,
+}
+
+
+def plan_for(topic: str) -> Plan | None:
+    """The intake rule for a topic, or None for a topic printbridge ignores."""
+    return TOPICS.get(topic)

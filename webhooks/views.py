@@ -1,0 +1,83 @@
+"""POST /webhooks/shopify: verify, record, route, enqueue, answer — nothing more."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from bridge.app import services_of
+from bridge.config import SHOP_DOMAIN
+from bridge.domain.errors import PayloadError
+from bridge.intake import Incoming, receive
+from bridge.services import Services
+from webhooks.headers import read_headers
+from webhooks.routing import plan_for
+from webhooks.signature import verify
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("webhooks", __name__)
+
+
+def _answer(status: int, reason: str = "") -> Response:
+    # Empty bodies: the store reads only the status, and nothing here should echo input.
+    return Response(reason, status=status, mimetype="text/plain")
+
+
+@blueprint.post("/webhooks/shopify")
+def receive_shopify() -> Response:
+    """Receive one store webhook delivery."""
+    services = services_of(current_app)
+    try:
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return _answer(413, "body too large")
+    if len(body) > services.settings.max_body_bytes:
+        return _answer(413, "body too large")
+
+    headers = read_headers(request.headers)
+    if not verify(body, headers.hmac, services.settings.webhook_secrets):
+        _count(services, "webhook.unauthorized")
+        return _answer(401, "invalid signature")
+    if not (headers.topic and headers.shop and headers.webhook_id):
+        return _answer(400, "missing topic, shop domain or webhook id header")
+    if not SHOP_DOMAIN.match(headers.shop):
+        return _answer(400, "malformed shop domain")
+
+    plan = plan_for(headers.topic)
+    if plan is None:
+        _count(services, f"webhook.ignored_topic.{headers.topic}")
+        return _answer(200)
+
+    incoming = Incoming(
+        shop=headers.shop,
+        webhook_id=headers.webhook_id,
+        event_id=headers.event_id,
+        topic=headers.topic,
+        api_version=headers.api_version,
+        triggered_at=headers.triggered_at,
+        received_at=services.clock(),
+        body=body,
+    )
+    try:
+        receive(services, incoming, plan)
+    except PayloadError as error:
+        return _answer(400, error.reason)
+    except sa.exc.SQLAlchemyError:
+        log.exception("delivery %s not recorded: database error", headers.webhook_id)
+        return _answer(503, "could not record the delivery; retry")
+    except redis.RedisError:
+        # The delivery and its action are recorded; the store's retry re-enqueues the action.
+        log.exception("delivery %s recorded but not queued: Redis error", headers.webhook_id)
+        return _answer(503, "could not queue the delivery; retry")
+    return _answer(200)
+
+
+def _count(services: Services, name: str) -> None:
+    try:
+        services.queue.count(name)
+    except redis.RedisError:
+        log.warning("counter %s not kept: Redis unavailable", name)
