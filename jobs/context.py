@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -37,5 +38,8 @@ def schedule_retry(job: Job | None, retry: RetryLater) -> None:
     fails; setting it here lets each retry wait what this failure asks for (backoff with
     jitter, or the server's Retry-After) instead of a schedule fixed at enqueue time.
     """
-    if job is not None:
-        job.retry_intervals = [max(0, round(retry.delay))]
+    if job is None:
+        return
+    # RQ schedules in whole seconds and keeps the due time truncated to the second, so a
+    # retry may run up to a second early: one second more keeps Retry-After a true floor.
+    job.retry_intervals = [math.ceil(retry.delay) + 1 if retry.delay > 0 else 0]

@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server = serve_in_thread(app, host=args.host, port=args.port)
+    try:
+        server = serve_in_thread(app, host=args.host, port=args.port)
+    except OSError as exc:
+        parser.exit(1, f"{parser.prog}: {exc}\n")
     print(f"ready {server.url}", flush=True)
     # A timed wait keeps the main thread responsive to signals on every platform.
     while not stopping.wait(0.2):

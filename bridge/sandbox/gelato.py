@@ -6,6 +6,10 @@ Choices where gelato.md leaves the live API UNCONFIRMED:
 - cancel of a `failed` order answers 409;
 - a timeout fault performs the call, then sleeps and answers 504: the client loses the
   answer but the change happened, which is what makes timeouts hard for the bridge.
+
+Other fault rules: a fault with a status answers before touching state; a fault with only
+a delay slows a call that then runs normally. Every /v4 request, refused ones included,
+counts towards a status-after schedule.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Only the operations the bridge uses are recognised, by regex on the query text:
 tagsAdd, metafieldsSet, webhookSubscriptionCreate and the webhookSubscriptions query.
+Arguments are read from variables named like the arguments (`id`, `tags`, `metafields`,
+`topic`, `webhookSubscription`, `topics`); inline literal arguments are not parsed.
 """
 
 from __future__ import annotations

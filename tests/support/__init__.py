@@ -1,0 +1,1 @@
+"""Helpers for the tests: building apps, sending webhooks, draining the queue."""
