@@ -7,6 +7,7 @@ import logging
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from bridge.adapters.migrate import upgrade
 from bridge.app import services_of
@@ -20,6 +21,7 @@ def register(app: Flask) -> None:
 
 
 @click.command()
+@with_appcontext
 def migrate() -> None:
     """Create or upgrade the sync-log tables."""
     upgrade(services_of(current_app).storage.engine)
@@ -27,6 +29,7 @@ def migrate() -> None:
 
 
 @click.command()
+@with_appcontext
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker (with its scheduler, for delayed retries)."""
@@ -39,6 +42,7 @@ def worker(burst: bool) -> None:
 
 
 @click.command()
+@with_appcontext
 @click.argument("shop")
 @click.argument("order_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document of the API.")

@@ -70,11 +70,10 @@ def make_app(
     built: list[Flask] = []
 
     def build(**changes: Any) -> Flask:
-        database_url = changes.pop("database_url", sqlite_url)
         settings = settings_for_test(
             tmp_path,
-            database_url=database_url,
-            redis_url=redis_url,
+            database_url=changes.pop("database_url", sqlite_url),
+            redis_url=changes.pop("redis_url", redis_url),
             gelato_url=gelato.url,
             store_url=store.url,
             **changes,

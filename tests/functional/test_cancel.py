@@ -105,7 +105,9 @@ def test_cancel_answered_409_is_too_late_and_never_retried(
 ) -> None:
     (gelato_id,) = seed(gelato, "passed")
     # The order is printed between the search and the cancel: Gelato answers 409.
-    gelato.post(f"/_sandbox/orders/{gelato_id}/status-after", {"status": "printed", "after_requests": 1})
+    gelato.post(
+        f"/_sandbox/orders/{gelato_id}/status-after", {"status": "printed", "after_requests": 1}
+    )
 
     cancel(client)
     drain(app)
@@ -167,9 +169,7 @@ def test_order_gelato_never_received_ends_not_found_after_the_grace_period(
     assert "gelato:not-found" in store_order(store)["tags"]
 
 
-def test_order_that_reaches_gelato_late_is_found_on_a_retry(
-    make_app: Any, gelato: Sandbox
-) -> None:
+def test_order_that_reaches_gelato_late_is_found_on_a_retry(make_app: Any, gelato: Sandbox) -> None:
     app = make_app(not_found_grace_seconds=60.0, retry_base_seconds=0.1, retry_cap_seconds=0.1)
     client = app.test_client()
     cancel(client)
@@ -226,7 +226,9 @@ def test_status_moving_to_printed_between_retries_ends_too_late(
     (gelato_id,) = seed(gelato, "passed")
     gelato.post("/_sandbox/faults", {"endpoint": "cancel", "status": 503, "count": 1})
     # Two requests (search, failed cancel) later, the order is printed.
-    gelato.post(f"/_sandbox/orders/{gelato_id}/status-after", {"status": "printed", "after_requests": 2})
+    gelato.post(
+        f"/_sandbox/orders/{gelato_id}/status-after", {"status": "printed", "after_requests": 2}
+    )
 
     cancel(client)
     drain(app)
@@ -237,7 +239,9 @@ def test_status_moving_to_printed_between_retries_ends_too_late(
     assert action["gelato_orders"][0]["status_found"] == "printed"
 
 
-@pytest.mark.parametrize(("status", "reason"), [(401, "gelato.unauthorized"), (400, "gelato.rejected")])
+@pytest.mark.parametrize(
+    ("status", "reason"), [(401, "gelato.unauthorized"), (400, "gelato.rejected")]
+)
 def test_permanent_gelato_errors_need_attention_without_retry(
     app: Flask, client: FlaskClient, gelato: Sandbox, store: Sandbox, status: int, reason: str
 ) -> None:

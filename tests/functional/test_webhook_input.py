@@ -1,0 +1,234 @@
+"""Bad and unusual webhook input: the exact status, nothing enqueued, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bridge.app import services_of
+from tests.conftest import PREVIOUS_SECRET, SHOP, SUPPORT_TOKEN
+from tests.support.webhooks import delivery_headers, encode, order_payload
+
+ORDER_ID = 450789469
+
+
+def post(client: FlaskClient, body: bytes, headers: dict[str, str]) -> int:
+    return client.post("/webhooks/shopify", data=body, headers=headers).status_code
+
+
+def queued(app: Flask) -> int:
+    return services_of(app).queue.queue.count
+
+
+def deliveries(client: FlaskClient, order_id: int = ORDER_ID) -> list[dict[str, Any]]:
+    response = client.get(
+        f"/api/orders/{SHOP}/{order_id}", headers={"Authorization": f"Bearer {SUPPORT_TOKEN}"}
+    )
+    if response.status_code == 404:
+        return []
+    found: list[dict[str, Any]] = response.get_json()["deliveries"]
+    return found
+
+
+def test_valid_cancellation_is_accepted_and_queued(app: Flask, client: FlaskClient) -> None:
+    body = encode(order_payload(ORDER_ID))
+
+    assert post(client, body, delivery_headers(body)) == 200
+
+    assert queued(app) == 1
+    assert [d["result"] for d in deliveries(client)] == ["accepted"]
+
+
+def test_unprefixed_header_names_are_accepted(app: Flask, client: FlaskClient) -> None:
+    body = encode(order_payload(ORDER_ID))
+
+    assert post(client, body, delivery_headers(body, prefix="Shopify-")) == 200
+    assert queued(app) == 1
+
+
+def test_signature_made_with_the_previous_secret_is_accepted(
+    app: Flask, client: FlaskClient
+) -> None:
+    body = encode(order_payload(ORDER_ID))
+
+    assert post(client, body, delivery_headers(body, secret=PREVIOUS_SECRET)) == 200
+    assert queued(app) == 1
+
+
+@pytest.mark.parametrize("signature", ["wrong", None, "", "bm90IGEgc2lnbmF0dXJl"])
+def test_wrong_or_missing_signature_is_401_and_records_nothing(
+    app: Flask, client: FlaskClient, signature: str | None
+) -> None:
+    body = encode(order_payload(ORDER_ID))
+    headers = delivery_headers(body)
+    if signature is None:
+        del headers["X-Shopify-Hmac-Sha256"]
+    else:
+        headers["X-Shopify-Hmac-Sha256"] = signature
+
+    assert post(client, body, headers) == 401
+
+    assert queued(app) == 0
+    assert deliveries(client) == []
+    assert services_of(app).queue.counters()["webhook.unauthorized"] == 1
+
+
+def test_signature_over_another_body_is_401(app: Flask, client: FlaskClient) -> None:
+    body = encode(order_payload(ORDER_ID))
+    headers = delivery_headers(body)
+    tampered = encode(order_payload(ORDER_ID + 1))
+
+    assert post(client, tampered, headers) == 401
+    assert queued(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"this is not json", "payload.not_json"),
+        (b"[1, 2, 3]", "payload.not_object"),
+        (b'{"name": "#1001"}', "payload.missing_id"),
+        (b'{"id": null}', "payload.missing_id"),
+        (b'{"id": "12ab"}', "payload.bad_id"),
+        (b"\xff\xfe\x00garbage", "payload.not_json"),
+        (b"[" * 100_000, "payload.not_json"),
+    ],
+)
+def test_signed_but_unusable_body_is_400_recorded_as_rejected_and_not_queued(
+    app: Flask, client: FlaskClient, body: bytes, reason: str
+) -> None:
+    response = client.post("/webhooks/shopify", data=body, headers=delivery_headers(body))
+
+    assert response.status_code == 400
+    assert response.get_data(as_text=True) == reason
+    assert queued(app) == 0
+    engine = services_of(app).storage.engine
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT result, reason FROM deliveries").all()
+    assert [tuple(row) for row in rows] == [("rejected", reason)]
+
+
+def test_body_over_the_limit_is_413_and_not_recorded(app: Flask, client: FlaskClient) -> None:
+    body = encode(order_payload(ORDER_ID, note="x" * 10_000_000))
+
+    assert post(client, body, delivery_headers(body)) == 413
+    assert queued(app) == 0
+    assert deliveries(client) == []
+
+
+def test_empty_body_signed_correctly_is_400(app: Flask, client: FlaskClient) -> None:
+    assert post(client, b"", delivery_headers(b"")) == 400
+    assert queued(app) == 0
+
+
+def test_unknown_topic_is_acknowledged_counted_and_not_queued(
+    app: Flask, client: FlaskClient
+) -> None:
+    body = encode({"id": 1})
+
+    assert post(client, body, delivery_headers(body, topic="products/update")) == 200
+
+    assert queued(app) == 0
+    assert services_of(app).queue.counters()["webhook.ignored_topic.products/update"] == 1
+
+
+def test_delivery_from_an_unknown_shop_is_recorded_and_not_acted_on(
+    app: Flask, client: FlaskClient
+) -> None:
+    body = encode(order_payload(ORDER_ID))
+    other = "someone-else.myshopify.com"
+
+    assert post(client, body, delivery_headers(body, shop=other)) == 200
+
+    assert queued(app) == 0
+    response = client.get(
+        f"/api/orders/{other}/{ORDER_ID}", headers={"Authorization": f"Bearer {SUPPORT_TOKEN}"}
+    )
+    assert [d["result"] for d in response.get_json()["deliveries"]] == ["unknown_shop"]
+
+
+@pytest.mark.parametrize("shop", ["evil.com", "shop.myshopify.com.evil.com", "UPPER_CASE"])
+def test_malformed_shop_domain_is_400(app: Flask, client: FlaskClient, shop: str) -> None:
+    body = encode(order_payload(ORDER_ID))
+
+    assert post(client, body, delivery_headers(body, shop=shop)) == 400
+    assert queued(app) == 0
+
+
+def test_missing_webhook_id_is_400(app: Flask, client: FlaskClient) -> None:
+    body = encode(order_payload(ORDER_ID))
+    headers = delivery_headers(body)
+    del headers["X-Shopify-Webhook-Id"]
+
+    assert post(client, body, headers) == 400
+    assert queued(app) == 0
+
+
+def test_cancellation_without_cancelled_at_is_recorded_and_ignored(
+    app: Flask, client: FlaskClient
+) -> None:
+    body = encode(order_payload(ORDER_ID, cancelled_at=None))
+
+    assert post(client, body, delivery_headers(body)) == 200
+
+    assert queued(app) == 0
+    assert [d["result"] for d in deliveries(client)] == ["ignored"]
+
+
+def test_older_event_than_the_one_applied_is_recorded_as_stale(
+    app: Flask, client: FlaskClient
+) -> None:
+    newer = encode(order_payload(ORDER_ID, updated_at="2026-11-20T12:00:00-05:00"))
+    older = encode(
+        order_payload(
+            ORDER_ID,
+            updated_at="2026-11-20T11:00:00-05:00",
+            cancelled_at="2026-11-20T11:00:00-05:00",
+        )
+    )
+
+    post(client, newer, delivery_headers(newer))
+    assert post(client, older, delivery_headers(older)) == 200
+
+    assert queued(app) == 1
+    assert [d["result"] for d in deliveries(client)] == ["accepted", "stale"]
+
+
+def test_database_unavailable_answers_503_and_queues_nothing(
+    app: Flask, client: FlaskClient
+) -> None:
+    # The database file is replaced by a directory: every connection fails, as on a lost disk.
+    engine = services_of(app).storage.engine
+    engine.dispose()
+    path = Path(str(engine.url.database))
+    path.unlink()
+    path.mkdir()
+    body = encode(order_payload(ORDER_ID))
+
+    assert post(client, body, delivery_headers(body)) == 503
+    assert queued(app) == 0
+
+
+def test_redis_unavailable_answers_503_and_the_retry_queues_the_action(
+    app: Flask, client: FlaskClient
+) -> None:
+    services = services_of(app)
+    body = encode(order_payload(ORDER_ID))
+    headers = delivery_headers(body)
+    working = services.queue.queue.connection.connection_pool
+    services.queue.queue.connection.connection_pool = type(working)(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2
+    )
+    try:
+        assert post(client, body, headers) == 503
+    finally:
+        services.queue.queue.connection.connection_pool = working
+
+    assert post(client, body, headers) == 200
+
+    assert queued(app) == 1
+    assert deliveries(client)[0]["duplicates"] == 1
