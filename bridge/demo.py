@@ -8,12 +8,14 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import click
 import requests
@@ -47,7 +49,9 @@ def demo(port: int, exit_when_done: bool) -> None:
     """Start web, worker and both sandboxes; cancel seeded orders; print each outcome."""
     secret, token, support = (secrets.token_hex(16) for _ in range(3))
     gelato_key = secrets.token_hex(16)
-    with _processes() as start:
+    logs = Path(tempfile.mkdtemp(prefix="printbridge-demo-"))
+    click.echo(f"logs of every process: {logs}")
+    with _processes(logs) as start:
         gelato = start("gelato sandbox", _sandbox("gelato", "--api-key", gelato_key))
         store = start("store sandbox", _sandbox("store", "--shop", SHOP, "--token", token))
         env = {
@@ -64,7 +68,7 @@ def demo(port: int, exit_when_done: bool) -> None:
             "BRIDGE_RETRY_BASE_SECONDS": "1",
             "BRIDGE_RETRY_CAP_SECONDS": "5",
         }
-        subprocess.run([*_printbridge(), "migrate"], env=env, check=True)  # noqa: S603
+        subprocess.run([*_printbridge(), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
         web_url = f"http://127.0.0.1:{port}"
         start("web", _web(port), env=env, ready_url=web_url + "/readyz")
         start("worker", [*_printbridge(), "worker"], env=env)
@@ -93,7 +97,7 @@ def demo(port: int, exit_when_done: bool) -> None:
         _print_table(documents, ORDERS, store)
         click.echo(f"\nsync log (JSON): {web_url}/api/orders/{SHOP}/{order_ids[0]}")
         click.echo(f"  curl -H 'Authorization: Bearer {support}' {web_url}/api/actions")
-        click.echo(f"  printbridge order {SHOP} {order_ids[0]}   (with the demo's environment)")
+        click.echo(f"  SHOPIFY_API_SECRET={secret} printbridge order {SHOP} {order_ids[0]}")
         if exit_when_done:
             return
         click.echo("\nweb, worker and sandboxes keep running; press Ctrl-C to stop them.")
@@ -186,9 +190,10 @@ def _web(port: int) -> list[str]:
 
 
 @contextmanager
-def _processes() -> Iterator[Any]:
-    """Start child processes; stop them all (newest first) when the block ends."""
+def _processes(logs: Path) -> Iterator[Any]:
+    """Start child processes logging into `logs`; stop them all (newest first) at the end."""
     children: list[tuple[str, subprocess.Popen[str]]] = []
+    log_files: list[IO[str]] = []
 
     def start(
         name: str,
@@ -197,8 +202,14 @@ def _processes() -> Iterator[Any]:
         ready_url: str | None = None,
     ) -> str:
         is_sandbox = ready_url is None and "bridge.sandbox" in command
+        log_file = (logs / f"{name.replace(' ', '-')}.log").open("w")
+        log_files.append(log_file)
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            command, env=env, text=True, stdout=subprocess.PIPE if is_sandbox else None
+            command,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE if is_sandbox else log_file,
+            stderr=log_file,
         )
         children.append((name, process))
         if is_sandbox:
@@ -221,6 +232,8 @@ def _processes() -> Iterator[Any]:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+        for log_file in log_files:
+            log_file.close()
 
 
 def _wait_ready(name: str, url: str, process: subprocess.Popen[str]) -> None:

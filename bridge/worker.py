@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask
@@ -10,6 +11,9 @@ from rq.job import Job
 from rq.queue import Queue
 
 from bridge.app import services_of
+from bridge.sync import RetryLater
+
+log = logging.getLogger(__name__)
 
 
 class AppWorker(SimpleWorker):
@@ -23,6 +27,13 @@ class AppWorker(SimpleWorker):
     def __init__(self, app: Flask, *args: Any, **kwargs: Any) -> None:
         self.app = app
         super().__init__(*args, **kwargs)
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        """Log a planned retry in one line; anything else with RQ's traceback."""
+        if isinstance(exc_info[1], RetryLater):
+            log.info("job %s will be retried: %s", job.id, exc_info[1])
+            return
+        super().handle_exception(job, *exc_info)
 
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
         with self.app.app_context():
