@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from flask import Flask
+from flask.sansio.scaffold import find_package
 
-from bridge.config import ConfigError, Settings
+from bridge.config import ConfigError, Settings, instance_path_from_env
 from bridge.services import Services, build_services
 
 EXTENSION = "printbridge"
@@ -16,8 +17,8 @@ EXTENSION = "printbridge"
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
     """Build the app: settings, services, blueprints, error handlers, commands."""
-    app = Flask("bridge", instance_relative_config=True)
-    settings = settings or _settings_from_environment(app.instance_path)
+    settings = settings or _settings_from_environment()
+    app = Flask("bridge", instance_path=str(settings.instance_path))
     _configure(app, settings)
     app.extensions[EXTENSION] = services or build_services(settings)
     _register_blueprints(app)
@@ -31,9 +32,22 @@ def services_of(app: Flask) -> Services:
     return services
 
 
-def _settings_from_environment(instance_path: str) -> Settings:
+def default_instance_path() -> Path:
+    """Flask's instance folder for printbridge: `instance/` in a checkout, `var/` in a venv."""
+    prefix, package_path = find_package("bridge")
+    if prefix is None:
+        return Path(package_path) / "instance"
+    return Path(prefix) / "var" / "bridge-instance"
+
+
+def instance_path() -> Path:
+    """The instance folder in use: BRIDGE_INSTANCE_PATH, or Flask's default."""
+    return instance_path_from_env(os.environ, default=str(default_instance_path()))
+
+
+def _settings_from_environment() -> Settings:
     try:
-        return Settings.from_env(os.environ, instance_path=Path(instance_path))
+        return Settings.from_env(os.environ, instance_path=instance_path())
     except ConfigError as error:
         # One clear line, not a traceback: start-up stops here.
         print(f"printbridge: configuration error: {error}", file=sys.stderr)

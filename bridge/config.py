@@ -23,6 +23,11 @@ API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 _N = TypeVar("_N", int, float)
 
 
+def instance_path_from_env(environ: Mapping[str, str], default: str) -> Path:
+    """The instance folder (SQLite file, embedded Redis, generated key): BRIDGE_INSTANCE_PATH."""
+    return Path(environ.get("BRIDGE_INSTANCE_PATH") or default).resolve()
+
+
 class ConfigError(ValueError):
     """A missing or malformed configuration value, named in the message."""
 

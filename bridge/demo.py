@@ -20,6 +20,8 @@ from typing import IO, Any
 import click
 import requests
 
+from bridge.adapters.embedded_redis import stop_embedded_redis
+from bridge.app import instance_path
 from webhooks.signature import sign
 
 SHOP = "demo-store.myshopify.com"
@@ -98,11 +100,13 @@ def demo(port: int, exit_when_done: bool) -> None:
         click.echo(f"\nsync log (JSON): {web_url}/api/orders/{SHOP}/{order_ids[0]}")
         click.echo(f"  curl -H 'Authorization: Bearer {support}' {web_url}/api/actions")
         click.echo(f"  SHOPIFY_API_SECRET={secret} printbridge order {SHOP} {order_ids[0]}")
-        if exit_when_done:
-            return
-        click.echo("\nweb, worker and sandboxes keep running; press Ctrl-C to stop them.")
-        with suppress(KeyboardInterrupt):
-            signal.pause()
+        if not exit_when_done:
+            click.echo("\nweb, worker and sandboxes keep running; press Ctrl-C to stop them.")
+            with suppress(KeyboardInterrupt):
+                signal.pause()
+    if "REDIS_URL" not in os.environ:
+        # The demo's processes are gone; the embedded Redis it started goes with them.
+        stop_embedded_redis(instance_path())
 
 
 def send_cancellation(web_url: str, secret: str, order_id: str) -> int:

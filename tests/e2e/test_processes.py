@@ -1,0 +1,106 @@
+"""Real web and worker processes cancel orders at the Gelato sandbox and report back."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import SHOP
+from tests.e2e.conftest import Deployment
+from tests.support.webhooks import delivery_headers, encode, order_payload
+
+pytestmark = pytest.mark.e2e
+
+
+def seed(deployment: Deployment, reference: int, *statuses: str) -> None:
+    requests.post(
+        f"{deployment.gelato_url}/_sandbox/orders",
+        json={
+            "orderReferenceId": str(reference),
+            "parts": len(statuses),
+            "statuses": list(statuses),
+        },
+        timeout=10,
+    ).raise_for_status()
+
+
+def send_cancel(deployment: Deployment, order_id: int, webhook_id: str | None = None) -> int:
+    body = encode(order_payload(order_id))
+    return requests.post(
+        f"{deployment.url}/webhooks/shopify",
+        data=body,
+        headers=delivery_headers(body, webhook_id=webhook_id),
+        timeout=10,
+    ).status_code
+
+
+def final_action(deployment: Deployment, order_id: int, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = deployment.api(f"/api/orders/{SHOP}/{order_id}")
+        if response.ok:
+            action: dict[str, Any] = response.json()["actions"][-1]
+            if action["outcome"] and action["report"]["state"] != "pending":
+                return action
+        time.sleep(0.2)
+    log = (deployment.logs / "worker.log").read_text()
+    pytest.fail(f"order {order_id} reached no outcome in {timeout}s; worker log:\n{log}")
+
+
+def tags(deployment: Deployment, order_id: int) -> list[str]:
+    answer = requests.get(
+        f"{deployment.store_url}/_sandbox/orders/{SHOP}/{order_id}", timeout=10
+    ).json()
+    found: list[str] = answer["tags"]
+    return found
+
+
+def test_cancellations_reach_every_outcome_through_real_processes(
+    deployment: Deployment,
+) -> None:
+    seed(deployment, 101, "passed")
+    seed(deployment, 102, "printed")
+    seed(deployment, 103, "passed", "printed")
+
+    answers = [send_cancel(deployment, order_id) for order_id in (101, 102, 103, 104)]
+
+    assert answers == [200, 200, 200, 200]
+    expected = {
+        101: ("cancelled", "gelato:cancelled"),
+        102: ("too_late", "gelato:too-late"),
+        103: ("partially_cancelled", "gelato:partially-cancelled"),
+        104: ("not_found", "gelato:not-found"),
+    }
+    for order_id, (outcome, tag) in expected.items():
+        action = final_action(deployment, order_id)
+        assert action["outcome"] == outcome, action
+        assert action["report"]["state"] == "done"
+        assert tag in tags(deployment, order_id)
+
+
+def test_a_delivery_repeated_five_times_cancels_once(deployment: Deployment) -> None:
+    seed(deployment, 201, "passed")
+
+    answers = [send_cancel(deployment, 201, webhook_id="repeated") for _ in range(5)]
+    action = final_action(deployment, 201)
+
+    assert answers == [200] * 5
+    assert action["outcome"] == "cancelled"
+    sent = requests.get(f"{deployment.gelato_url}/_sandbox/requests", timeout=10).json()
+    assert len([call for call in sent if call["endpoint"] == "cancel"]) == 1
+
+
+def test_wrong_signature_is_refused_by_the_real_server(deployment: Deployment) -> None:
+    body = encode(order_payload(301))
+    headers = delivery_headers(body)
+    headers["X-Shopify-Hmac-Sha256"] = "forged"
+
+    response = requests.post(
+        f"{deployment.url}/webhooks/shopify", data=body, headers=headers, timeout=10
+    )
+
+    assert response.status_code == 401
+    assert deployment.api(f"/api/orders/{SHOP}/301").status_code == 404
