@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -162,8 +163,8 @@ class _Env:
             number = kind(value)
         except ValueError:
             raise ConfigError(f"{name} must be a {kind.__name__}, not {value!r}") from None
-        if number < 0:
-            raise ConfigError(f"{name} must not be negative, not {value!r}")
+        if not math.isfinite(number) or number < 0:
+            raise ConfigError(f"{name} must be a finite number, not negative: {value!r}")
         return number
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:

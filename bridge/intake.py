@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import redis
+import sqlalchemy as sa
+
 from bridge.adapters.shops import ShopAccess
 from bridge.adapters.storage import NewAction, NewDelivery, Recorded
 from bridge.domain.actions import ActionKind, cancel_dedupe_key
-from bridge.domain.errors import PayloadError
+from bridge.domain.errors import PayloadError, Unavailable
 from bridge.domain.events import OrderEvent, parse_order_event
 from bridge.services import Services
+
+log = logging.getLogger(__name__)
 
 Plan = Callable[[OrderEvent, ShopAccess, datetime], NewAction | None]
 
@@ -56,8 +62,20 @@ def receive(services: Services, incoming: Incoming, plan: Plan) -> Recorded:
     """Record the delivery and its action durably, then queue the action.
 
     Raises PayloadError (after recording the delivery as rejected) for a body that cannot be
-    acted on; database and Redis errors propagate, for the caller to answer 503.
+    acted on, and Unavailable when the database or Redis cannot be reached.
     """
+    try:
+        return _receive(services, incoming, plan)
+    except sa.exc.SQLAlchemyError as error:
+        log.exception("delivery %s not recorded: database error", incoming.webhook_id)
+        raise Unavailable("storage.unavailable", "could not record the delivery") from error
+    except redis.RedisError as error:
+        # The delivery and its action are recorded; the store's retry re-enqueues the action.
+        log.exception("delivery %s recorded but not queued: Redis error", incoming.webhook_id)
+        raise Unavailable("queue.unavailable", "could not queue the delivery") from error
+
+
+def _receive(services: Services, incoming: Incoming, plan: Plan) -> Recorded:
     try:
         event = parse_order_event(_parse_json(incoming.body))
     except PayloadError as error:

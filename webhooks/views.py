@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-
-import redis
-import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.app import services_of
 from bridge.config import SHOP_DOMAIN
-from bridge.domain.errors import PayloadError
+from bridge.domain.errors import PayloadError, Unavailable
 from bridge.intake import Incoming, receive
-from bridge.services import Services
 from webhooks.headers import read_headers
 from webhooks.routing import plan_for
 from webhooks.signature import verify
 
-log = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
 
 
@@ -40,7 +34,7 @@ def receive_shopify() -> Response:
 
     headers = read_headers(request.headers)
     if not verify(body, headers.hmac, services.settings.webhook_secrets):
-        _count(services, "webhook.unauthorized")
+        services.queue.count("webhook.unauthorized")
         return _answer(401, "invalid signature")
     if not (headers.topic and headers.shop and headers.webhook_id):
         return _answer(400, "missing topic, shop domain or webhook id header")
@@ -49,7 +43,7 @@ def receive_shopify() -> Response:
 
     plan = plan_for(headers.topic)
     if plan is None:
-        _count(services, f"webhook.ignored_topic.{headers.topic}")
+        services.queue.count(f"webhook.ignored_topic.{headers.topic}")
         return _answer(200)
 
     incoming = Incoming(
@@ -66,18 +60,6 @@ def receive_shopify() -> Response:
         receive(services, incoming, plan)
     except PayloadError as error:
         return _answer(400, error.reason)
-    except sa.exc.SQLAlchemyError:
-        log.exception("delivery %s not recorded: database error", headers.webhook_id)
-        return _answer(503, "could not record the delivery; retry")
-    except redis.RedisError:
-        # The delivery and its action are recorded; the store's retry re-enqueues the action.
-        log.exception("delivery %s recorded but not queued: Redis error", headers.webhook_id)
-        return _answer(503, "could not queue the delivery; retry")
+    except Unavailable as error:
+        return _answer(503, error.reason)
     return _answer(200)
-
-
-def _count(services: Services, name: str) -> None:
-    try:
-        services.queue.count(name)
-    except redis.RedisError:
-        log.warning("counter %s not kept: Redis unavailable", name)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from rq import Queue, Retry
 from rq.callbacks import Callback
 from rq.job import Job
+
+log = logging.getLogger(__name__)
 
 QUEUE_NAME = "printbridge"
 COUNTERS_KEY = "printbridge:counters"
@@ -55,8 +59,12 @@ class JobQueue:
         return bool(Job.exists(job_id, connection=self.connection))
 
     def count(self, name: str) -> None:
-        """Add one to a named counter (unauthorized webhooks, ignored topics, …)."""
-        self.connection.hincrby(COUNTERS_KEY, name, 1)
+        """Add one to a named counter (unauthorized webhooks, ignored topics, …), best effort."""
+        try:
+            self.connection.hincrby(COUNTERS_KEY, name, 1)
+        except redis.RedisError:
+            # A counter is not worth failing a request for.
+            log.warning("counter %s not kept: Redis unavailable", name)
 
     def counters(self) -> dict[str, int]:
         """Every counter and its value."""

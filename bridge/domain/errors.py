@@ -24,5 +24,9 @@ class TransientError(BridgeError):
         self.retry_after = retry_after
 
 
+class Unavailable(BridgeError):
+    """The database or the queue could not be reached: the caller should answer 503."""
+
+
 class PermanentError(BridgeError):
     """A failure no retry will mend: a bad key, a rejected request."""

@@ -53,7 +53,8 @@ def backoff_delay(
     half is spread by it, so concurrent retries do not arrive together. A Retry-After from the
     server is a floor: printbridge never comes back sooner than it was told to.
     """
-    exponential = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    # The exponent is bounded so a huge attempt number cannot overflow a float.
+    exponential = min(cap, base * 2.0 ** min(max(attempt - 1, 0), 64))
     delay = exponential / 2 + exponential / 2 * jitter
     if retry_after is not None:
         delay = max(delay, retry_after)

@@ -38,7 +38,7 @@ def upgrade() -> None:
     sa.Column('message', sa.Text(), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('dry_run', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('dry_run', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('first_gelato_call_at', sa.DateTime(), nullable=True),
