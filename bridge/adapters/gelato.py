@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from bridge.adapters.http import Exchange, RecordingTransport
+from bridge.adapters.redaction import redact_text
 from bridge.domain.errors import PermanentError, TransientError
 from bridge.domain.retry import Answer, classify_status, parse_retry_after
 
@@ -46,6 +47,7 @@ class GelatoClient:
         self._transport = transport
         self._base_url = base_url.rstrip("/")
         self._headers = {"X-API-KEY": api_key, "Accept": "application/json"}
+        self._api_key = api_key
 
     def find_orders(self, reference: str) -> list[GelatoOrder]:
         found: list[GelatoOrder] = []
@@ -57,18 +59,13 @@ class GelatoClient:
                 {"orderReferenceIds": [reference], "limit": SEARCH_LIMIT, "offset": offset},
             )
             self._raise_unless(exchange, Answer.OK)
-            page = (exchange.body or {}).get("orders") or []
+            page = _orders_of(exchange)
             found.extend(
-                GelatoOrder(
-                    id=str(order["id"]),
-                    status=str(order.get("fulfillmentStatus") or ""),
-                    order_type=str(order.get("orderType") or "order"),
-                    reference=str(order.get("orderReferenceId") or ""),
-                )
+                order
                 for order in page
                 # The search matches the reference exactly, but a stray partial match must
                 # never be cancelled in this order's name.
-                if str(order.get("orderReferenceId")) == reference
+                if order.reference == reference
             )
             if len(page) < SEARCH_LIMIT:
                 return found
@@ -94,12 +91,12 @@ class GelatoClient:
             method, self._base_url + path, headers=self._headers, payload=payload
         )
 
-    @staticmethod
-    def _raise_unless(exchange: Exchange, expected: Answer) -> None:
+    def _raise_unless(self, exchange: Exchange, expected: Answer) -> None:
         answer = classify_status(exchange.status)
         if answer is expected:
             return
-        message = _message(exchange)
+        # Gelato's text goes into the sync log and onto the store order: never with the key.
+        message = redact_text(_message(exchange), (self._api_key,))
         if answer is Answer.TRANSIENT:
             reason = "gelato.rate_limited" if exchange.status == 429 else "gelato.unavailable"
             raise TransientError(
@@ -111,6 +108,25 @@ class GelatoClient:
             exchange.status, "gelato.rejected"
         )
         raise PermanentError(reason, f"Gelato answered {exchange.status}: {message}")
+
+
+def _orders_of(exchange: Exchange) -> list[GelatoOrder]:
+    """The orders of a search answer; PermanentError when the answer is not one."""
+    body = exchange.body
+    orders = body.get("orders") if isinstance(body, dict) else None
+    if not isinstance(orders, list) or not all(
+        isinstance(order, dict) and order.get("id") for order in orders
+    ):
+        raise PermanentError("gelato.bad_answer", "Gelato's search answer has no list of orders")
+    return [
+        GelatoOrder(
+            id=str(order["id"]),
+            status=str(order.get("fulfillmentStatus") or ""),
+            order_type=str(order.get("orderType") or "order"),
+            reference=str(order.get("orderReferenceId") or ""),
+        )
+        for order in orders
+    ]
 
 
 def _message(exchange: Exchange) -> str:

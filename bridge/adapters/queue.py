@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 import redis
 from rq import Queue, Retry
 from rq.callbacks import Callback
+from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,11 @@ class JobQueue:
         self._enqueue(REPORT_BACK, REPORT_FAILED, report_job_id(action_id), action_id)
 
     def _enqueue(self, function: str, on_failure: str, job_id: str, action_id: str) -> None:
+        """Queue a job unless one with its id is already queued, scheduled or running."""
+        with suppress(DuplicateJobError):
+            self._enqueue_new(function, on_failure, job_id, action_id)
+
+    def _enqueue_new(self, function: str, on_failure: str, job_id: str, action_id: str) -> None:
         self.queue.enqueue_call(
             function,
             args=(action_id,),
@@ -52,6 +59,9 @@ class JobQueue:
             failure_ttl=7 * 24 * 3600,
             retry=Retry(max=self._retries) if self._retries else None,
             on_failure=Callback(on_failure),
+            # Checked atomically in Redis: a second delivery of a pending action must not
+            # add a second copy that would run it again before its backoff is over.
+            unique=True,
         )
 
     def is_queued(self, job_id: str) -> bool:

@@ -22,10 +22,15 @@ def redact_body(body: str | bytes | None, secrets: Iterable[str] = ()) -> str | 
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     with suppress(ValueError):  # not JSON: kept as text, known secrets still masked
         text = json.dumps(_mask(json.loads(text)), ensure_ascii=False)
+    return truncate(redact_text(text, secrets))
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """Return `text` with every occurrence of each secret masked."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
-    return truncate(text)
+    return text
 
 
 def truncate(text: str, limit: int = BODY_LIMIT) -> str:

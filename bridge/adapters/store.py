@@ -6,6 +6,7 @@ import json
 from typing import Any, Protocol
 
 from bridge.adapters.http import Exchange, RecordingTransport
+from bridge.adapters.redaction import redact_text
 from bridge.domain.errors import PermanentError, TransientError
 from bridge.domain.retry import Answer, classify_status, parse_retry_after
 
@@ -42,6 +43,7 @@ class ShopifyAdminClient:
         self._transport = transport
         self._url = url
         self._headers = {"X-Shopify-Access-Token": access_token, "Accept": "application/json"}
+        self._secrets = (access_token,)
 
     def add_tags(self, order_gid: str, tags: list[str]) -> None:
         self._mutate("tagsAdd", TAGS_ADD, {"id": order_gid, "tags": tags})
@@ -67,12 +69,14 @@ class ShopifyAdminClient:
         )
         _raise_for_http(exchange)
         body = exchange.body if isinstance(exchange.body, dict) else {}
-        _raise_for_graphql_errors(body)
+        _raise_for_graphql_errors(body, self._secrets)
         payload = (body.get("data") or {}).get(field) or {}
         user_errors = payload.get("userErrors") or []
         if user_errors:
             messages = "; ".join(str(error.get("message")) for error in user_errors)
-            raise PermanentError("store.user_error", f"{field} was refused: {messages}")
+            raise PermanentError(
+                "store.user_error", redact_text(f"{field} was refused: {messages}", self._secrets)
+            )
 
 
 def _raise_for_http(exchange: Exchange) -> None:
@@ -91,7 +95,7 @@ def _raise_for_http(exchange: Exchange) -> None:
     raise PermanentError(reason, f"the store answered {exchange.status}")
 
 
-def _raise_for_graphql_errors(body: dict[str, Any]) -> None:
+def _raise_for_graphql_errors(body: dict[str, Any], secrets: tuple[str, ...]) -> None:
     errors = body.get("errors")
     if not errors:
         return
@@ -103,7 +107,8 @@ def _raise_for_graphql_errors(body: dict[str, Any]) -> None:
         raise TransientError(
             "store.throttled", "the store throttled the request", retry_after=_throttle_wait(body)
         )
-    raise PermanentError("store.graphql_error", f"the store refused the request: {errors!r:.300}")
+    message = redact_text(f"the store refused the request: {errors!r:.300}", secrets)
+    raise PermanentError("store.graphql_error", message)
 
 
 def _throttle_wait(body: dict[str, Any]) -> float:

@@ -1,0 +1,200 @@
+"""Settings from the environment: defaults, validation naming the variable, the secret key."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridge.config import (
+    DEFAULT_ADMIN_URL_TEMPLATE,
+    DEFAULT_GELATO_API_URL,
+    DEFAULT_SHOPIFY_API_VERSION,
+    ConfigError,
+    Settings,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+MINIMAL = {"SHOPIFY_API_SECRET": "s3cret"}
+
+
+def from_env(instance: Path, **environ: str) -> Settings:
+    return Settings.from_env({**MINIMAL, **environ}, instance_path=instance)
+
+
+def test_defaults_with_only_the_webhook_secret(tmp_path: Path) -> None:
+    settings = from_env(tmp_path)
+
+    assert settings.shopify_api_secret == "s3cret"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'printbridge.sqlite3'}"
+    assert settings.redis_url is None
+    assert settings.embedded_redis
+    assert settings.shopify_api_version == DEFAULT_SHOPIFY_API_VERSION == "2026-07"
+    assert settings.shopify_admin_url_template == DEFAULT_ADMIN_URL_TEMPLATE
+    assert settings.gelato_api_url == DEFAULT_GELATO_API_URL == "https://order.gelatoapis.com"
+    assert settings.gelato_order_reference == "id"
+    assert settings.dry_run is False
+    assert settings.support_token is None
+    assert settings.webhook_secrets == ("s3cret",)
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_missing_webhook_secret_is_a_config_error_naming_it(
+    tmp_path: Path, value: str | None
+) -> None:
+    environ = {} if value is None else {"SHOPIFY_API_SECRET": value}
+
+    with pytest.raises(ConfigError, match="SHOPIFY_API_SECRET"):
+        Settings.from_env(environ, instance_path=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BRIDGE_DRY_RUN", "yes"),
+        ("BRIDGE_DRY_RUN", "true"),
+        ("GELATO_ORDER_REFERENCE", "sku"),
+        ("SHOPIFY_SHOP", "evil.com"),
+        ("SHOPIFY_SHOP", "shop.myshopify.com.evil.com"),
+        ("SHOPIFY_SHOP", "https://shop.myshopify.com"),
+        ("SHOPIFY_ADMIN_URL_TEMPLATE", "https://example.com/admin/api/{version}/graphql.json"),
+        ("SHOPIFY_ADMIN_URL_TEMPLATE", "https://{shop}/admin/api/graphql.json"),
+        ("SHOPIFY_ADMIN_URL_TEMPLATE", "ftp://{shop}/admin/api/{version}/graphql.json"),
+        ("SHOPIFY_API_VERSION", "2026-08"),
+        ("SHOPIFY_API_VERSION", "latest"),
+        ("DATABASE_URL", "mysql://root@db/printbridge"),
+        ("DATABASE_URL", "not a url"),
+        ("REDIS_URL", "http://127.0.0.1:6379/0"),
+        ("GELATO_API_URL", "order.gelatoapis.com"),
+        ("BRIDGE_PUBLIC_URL", "ftp://bridge.example.com"),
+        ("BRIDGE_RETRY_MAX", "-1"),
+        ("BRIDGE_RETRY_MAX", "ten"),
+        ("BRIDGE_RETRY_MAX", "2.5"),
+        ("BRIDGE_HTTP_TIMEOUT_SECONDS", "-0.5"),
+        ("BRIDGE_MAX_BODY_BYTES", "1MB"),
+        ("BRIDGE_NOT_FOUND_GRACE_SECONDS", "-300"),
+    ],
+)
+def test_malformed_value_is_a_config_error_naming_the_variable(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        from_env(tmp_path, **{name: value})
+
+    message = str(raised.value)
+    assert name in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BRIDGE_HTTP_TIMEOUT_SECONDS", "nan"),
+        ("BRIDGE_RETRY_BASE_SECONDS", "inf"),
+        ("BRIDGE_RETRY_CAP_SECONDS", "-inf"),
+    ],
+)
+def test_non_finite_number_is_a_config_error(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        from_env(tmp_path, **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db:5432/bridge", "postgresql+psycopg://u:p@db:5432/bridge"),
+        ("postgresql://u@db/bridge", "postgresql+psycopg://u@db/bridge"),
+        ("postgresql+psycopg://u@db/bridge", "postgresql+psycopg://u@db/bridge"),
+        ("sqlite:////var/lib/bridge.sqlite3", "sqlite:////var/lib/bridge.sqlite3"),
+    ],
+)
+def test_database_url_selects_psycopg_3_for_postgres(
+    tmp_path: Path, given: str, expected: str
+) -> None:
+    assert from_env(tmp_path, DATABASE_URL=given).database_url == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://cache:6379/0", "rediss://cache:6380/1", "unix:///run/redis.sock"]
+)
+def test_redis_url_given_means_no_embedded_redis(tmp_path: Path, url: str) -> None:
+    settings = from_env(tmp_path, REDIS_URL=url)
+
+    assert settings.redis_url == url
+    assert not settings.embedded_redis
+
+
+def test_values_are_read_and_typed(tmp_path: Path) -> None:
+    settings = from_env(
+        tmp_path,
+        BRIDGE_DRY_RUN="1",
+        GELATO_ORDER_REFERENCE="order_number",
+        SHOPIFY_SHOP="my-shop.myshopify.com",
+        GELATO_API_URL="http://127.0.0.1:9000/",
+        BRIDGE_ENCRYPTION_KEY=" new-key , old-key ,,",
+        BRIDGE_RETRY_MAX="3",
+        BRIDGE_HTTP_TIMEOUT_SECONDS="2.5",
+    )
+
+    assert settings.dry_run is True
+    assert settings.gelato_order_reference == "order_number"
+    assert settings.shopify_shop == "my-shop.myshopify.com"
+    assert settings.gelato_api_url == "http://127.0.0.1:9000"
+    assert settings.encryption_keys == ("new-key", "old-key")
+    assert settings.retry_max == 3
+    assert settings.http_timeout_seconds == 2.5
+
+
+def test_webhook_secrets_are_current_first_then_previous(tmp_path: Path) -> None:
+    settings = from_env(tmp_path, SHOPIFY_API_SECRET_PREVIOUS="old")
+
+    assert settings.webhook_secrets == ("s3cret", "old")
+
+
+def test_secret_key_is_generated_once_and_reused(tmp_path: Path) -> None:
+    instance = tmp_path / "instance"
+
+    first = from_env(instance).secret_key
+    second = from_env(instance).secret_key
+
+    assert len(first) >= 32
+    assert first == second
+    key_file = instance / "secret_key"
+    assert key_file.read_text() == first
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert [path.name for path in instance.iterdir()] == ["secret_key"]
+
+
+def test_secret_key_from_the_environment_wins_and_writes_nothing(tmp_path: Path) -> None:
+    settings = from_env(tmp_path, BRIDGE_SECRET_KEY="from-env")
+
+    assert settings.secret_key == "from-env"
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_two_instance_folders_get_different_secret_keys(tmp_path: Path) -> None:
+    assert from_env(tmp_path / "a").secret_key != from_env(tmp_path / "b").secret_key
+
+
+def test_create_app_without_configuration_stops_with_one_line_naming_the_secret(
+    tmp_path: Path,
+) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", "from bridge.app import create_app; create_app()"],
+        cwd=REPO,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode != 0
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert "SHOPIFY_API_SECRET" in lines[0]
+    assert "Traceback" not in completed.stderr
