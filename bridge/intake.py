@@ -12,16 +12,24 @@ from datetime import datetime
 import redis
 import sqlalchemy as sa
 
+from bridge.adapters.recording import AddressSeen, Intent, NewAction, NewDelivery, Recorded
 from bridge.adapters.shops import ShopAccess
-from bridge.adapters.storage import NewAction, NewDelivery, Recorded
-from bridge.domain.actions import ActionKind, cancel_dedupe_key
+from bridge.domain.actions import ActionKind, address_dedupe_key, cancel_dedupe_key
 from bridge.domain.errors import PayloadError, Unavailable
 from bridge.domain.events import OrderEvent, parse_order_event
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
 
-Plan = Callable[[OrderEvent, ShopAccess, datetime], NewAction | None]
+
+@dataclass(frozen=True)
+class Skip:
+    """An event that asks for nothing, and why; the delivery is still recorded."""
+
+    reason: str
+
+
+Plan = Callable[[OrderEvent, ShopAccess, datetime], Intent | Skip]
 
 
 @dataclass(frozen=True)
@@ -38,11 +46,13 @@ class Incoming:
     body: bytes
 
 
-def plan_cancellation(event: OrderEvent, access: ShopAccess, now: datetime) -> NewAction | None:
+def plan_cancellation(event: OrderEvent, access: ShopAccess, now: datetime) -> Intent | Skip:
     """An `orders/cancelled` event asks for a cancel action, keyed by its cancellation time."""
     reference = event.reference(access.order_reference)
-    if event.cancelled_at is None or reference is None:
-        return None
+    if event.cancelled_at is None:
+        return Skip("order.not_cancelled")
+    if reference is None:
+        return Skip("payload.missing_reference")
     return NewAction(
         id=uuid.uuid4().hex,
         shop=access.shop,
@@ -54,6 +64,51 @@ def plan_cancellation(event: OrderEvent, access: ShopAccess, now: datetime) -> N
         dedupe_key=cancel_dedupe_key(event.cancelled_at.isoformat()),
         event_updated_at=event.updated_at,
         dry_run=access.dry_run,
+        created_at=now,
+    )
+
+
+def plan_address_update(event: OrderEvent, access: ShopAccess, now: datetime) -> Intent | Skip:
+    """An `orders/updated` event asks for a reissue only if the shipping address changed.
+
+    Whether it changed is decided against the stored fingerprint while the delivery is
+    recorded; here the event is only read. No Gelato call is made on the webhook path.
+    """
+    if event.cancelled_at is not None:
+        return Skip("order.cancelled")
+    if event.shipping_address is None:
+        return Skip(event.address_problem or "address.missing")
+    reference = event.reference(access.order_reference)
+    if reference is None:
+        return Skip("payload.missing_reference")
+    fingerprint = event.shipping_address.fingerprint()
+    updated = event.updated_at.isoformat() if event.updated_at else None
+    return NewAction(
+        id=uuid.uuid4().hex,
+        shop=access.shop,
+        order_id=event.order_id,
+        order_name=event.name,
+        order_gid=event.admin_graphql_api_id,
+        reference=reference,
+        kind=ActionKind.ADDRESS_UPDATE,
+        dedupe_key=address_dedupe_key(updated, fingerprint),
+        event_updated_at=event.updated_at,
+        dry_run=access.dry_run,
+        created_at=now,
+        fingerprint=fingerprint,
+        detail={"address": event.shipping_address.as_gelato()},
+    )
+
+
+def plan_order_created(event: OrderEvent, access: ShopAccess, now: datetime) -> Intent | Skip:
+    """An `orders/create` event teaches the order's first shipping address."""
+    if event.shipping_address is None:
+        return Skip(event.address_problem or "address.missing")
+    return AddressSeen(
+        shop=access.shop,
+        order_id=event.order_id,
+        fingerprint=event.shipping_address.fingerprint(),
+        event_updated_at=None,
         created_at=now,
     )
 
@@ -86,9 +141,13 @@ def _receive(services: Services, incoming: Incoming, plan: Plan) -> Recorded:
         return services.storage.record_delivery(
             _delivery(incoming, event, "unknown_shop", "shop.unknown"), None
         )
-    action = plan(event, access, incoming.received_at)
-    result, reason = ("accepted", None) if action else ("ignored", "event.nothing_to_do")
-    recorded = services.storage.record_delivery(_delivery(incoming, event, result, reason), action)
+    intent = plan(event, access, incoming.received_at)
+    if isinstance(intent, Skip):
+        delivery = _delivery(incoming, event, "ignored", intent.reason)
+        return services.storage.record_delivery(delivery, None)
+    recorded = services.storage.record_delivery(
+        _delivery(incoming, event, "recorded", None), intent
+    )
     if recorded.enqueue and recorded.action_id is not None:
         services.queue.enqueue_action(recorded.action_id)
     return recorded

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from bridge.intake import Plan, plan_cancellation
+from bridge.intake import Plan, plan_address_update, plan_cancellation, plan_order_created
 
 TOPICS: dict[str, Plan] = {
     "orders/cancelled": plan_cancellation,
+    "orders/updated": plan_address_update,
+    "orders/create": plan_order_created,
 }
 
 

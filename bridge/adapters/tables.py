@@ -138,5 +138,7 @@ order_states = sa.Table(
     sa.Column("order_id", sa.String(32), primary_key=True),
     sa.Column("applied_updated_at", UTCDateTime),
     sa.Column("cancelled_at", UTCDateTime),
+    sa.Column("address_fingerprint", sa.String(32)),
+    sa.Column("gelato_order_ids", sa.JSON),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -30,6 +30,11 @@ class ReportState(StrEnum):
     FAILED = "failed"
 
 
+def address_dedupe_key(updated_at: str | None, fingerprint: str) -> str:
+    """The key that makes a second delivery of the same address edit create no new action."""
+    return f"address:{updated_at or '-'}:{fingerprint}"
+
+
 def cancel_dedupe_key(cancelled_at: str | None) -> str:
     """The key that makes a second delivery of the same cancellation create no new action."""
     return f"cancel:{cancelled_at or '-'}"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bridge.domain.address import Address, read_shipping_address
 from bridge.domain.errors import PayloadError
 
 
@@ -20,6 +21,8 @@ class OrderEvent:
     admin_graphql_api_id: str
     updated_at: datetime | None
     cancelled_at: datetime | None
+    shipping_address: Address | None = None
+    address_problem: str | None = None
 
     def reference(self, field: str) -> str | None:
         """The value Gelato holds as orderReferenceId, by the configured store field."""
@@ -41,6 +44,10 @@ def parse_order_event(payload: Any) -> OrderEvent:
     if not isinstance(gid, str) or not gid.startswith("gid://shopify/Order/"):
         gid = f"gid://shopify/Order/{order_id}"
     number = payload.get("order_number")
+    try:
+        address, problem = read_shipping_address(payload), None
+    except PayloadError as error:
+        address, problem = None, error.reason
     return OrderEvent(
         order_id=order_id,
         name=_text(payload.get("name")),
@@ -48,6 +55,8 @@ def parse_order_event(payload: Any) -> OrderEvent:
         admin_graphql_api_id=gid,
         updated_at=parse_timestamp(payload.get("updated_at")),
         cancelled_at=parse_timestamp(payload.get("cancelled_at")),
+        shipping_address=address,
+        address_problem=problem,
     )
 
 
