@@ -55,6 +55,7 @@ class Settings:
     public_url: str | None = None
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     gelato_order_reference: str = "id"
+    allow_country_change: bool = True
     # Tunables with production defaults; tests and the demo shorten them.
     max_body_bytes: int = 1024 * 1024
     http_timeout_seconds: float = 10.0
@@ -112,6 +113,7 @@ class Settings:
             gelato_order_reference=env.choice(
                 "GELATO_ORDER_REFERENCE", ORDER_REFERENCE_FIELDS, "id"
             ),
+            allow_country_change=env.flag("BRIDGE_ALLOW_COUNTRY_CHANGE", default="1"),
             max_body_bytes=env.number("BRIDGE_MAX_BODY_BYTES", 1024 * 1024, int),
             http_timeout_seconds=env.number("BRIDGE_HTTP_TIMEOUT_SECONDS", 10.0, float),
             retry_max=env.number("BRIDGE_RETRY_MAX", 10, int),
@@ -137,8 +139,8 @@ class _Env:
             raise ConfigError(f"{name} is required but not set")
         return value
 
-    def flag(self, name: str) -> bool:
-        value = self.optional(name) or "0"
+    def flag(self, name: str, default: str = "0") -> bool:
+        value = self.optional(name) or default
         if value not in ("0", "1"):
             raise ConfigError(f"{name} must be 0 or 1, not {value!r}")
         return value == "1"

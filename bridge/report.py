@@ -10,8 +10,8 @@ from bridge.domain.actions import ReportState
 from bridge.domain.errors import PermanentError, TransientError
 from bridge.domain.outcomes import Outcome
 from bridge.domain.retry import backoff_delay
+from bridge.results import RetryLater
 from bridge.services import Services
-from bridge.sync import RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def metafield_value(action: ActionRecord) -> dict[str, Any]:
                 "id": part.get("id"),
                 "status_found": part.get("status_found"),
                 "result": part.get("result"),
+                "replaced_by": part.get("replaced_by"),
             }
             for part in action.detail.get("gelato_orders") or []
         ],

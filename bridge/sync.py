@@ -3,38 +3,27 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-from bridge.adapters.gelato import GelatoApi, GelatoOrder
+from bridge.adapters.gelato import GelatoApi
 from bridge.adapters.locks import order_lock
 from bridge.adapters.storage import ActionRecord, ApiCall
+from bridge.cancel import cancel
 from bridge.domain.actions import ActionKind
 from bridge.domain.errors import PermanentError, TransientError
-from bridge.domain.outcomes import CancelPlan, Outcome, Part, aggregate_cancel, plan_cancel
-from bridge.domain.retry import Answer, backoff_delay
+from bridge.domain.outcomes import Outcome
+from bridge.domain.retry import backoff_delay
+from bridge.reissue import readdress
+from bridge.results import Result, RetryLater
 from bridge.services import Services
 
+RUNNERS: dict[str, Callable[[Services, ActionRecord, GelatoApi], Result]] = {
+    ActionKind.CANCEL: cancel,
+    ActionKind.ADDRESS_UPDATE: readdress,
+}
+
 log = logging.getLogger(__name__)
-
-
-class RetryLater(Exception):
-    """Raised to the job layer: run the action again after `delay` seconds."""
-
-    def __init__(self, reason: str, delay: float) -> None:
-        super().__init__(f"{reason}: retry in {delay:.1f}s")
-        self.reason = reason
-        self.delay = delay
-
-
-@dataclass(frozen=True)
-class Result:
-    """How one attempt ended the action."""
-
-    outcome: Outcome
-    reason: str | None
-    message: str
-    detail: dict[str, Any]
 
 
 def run_action(services: Services, action_id: str) -> None:
@@ -114,84 +103,12 @@ def _run(services: Services, action: ActionRecord, record: Any) -> Result:
     if not access.gelato_api_key:
         raise PermanentError("gelato.no_key", f"no Gelato API key is set for {action.shop}")
     gelato = services.gelato(access, record)
-    if action.kind == ActionKind.CANCEL:
-        return _cancel(services, action, gelato)
-    raise PermanentError("action.unknown_kind", f"printbridge cannot run {action.kind!r} actions")
-
-
-def _cancel(services: Services, action: ActionRecord, gelato: GelatoApi) -> Result:
-    orders = [
-        order for order in gelato.find_orders(action.reference) if order.order_type != "draft"
-    ]
-    if not orders:
-        age = (services.clock() - action.created_at).total_seconds()
-        if age < services.settings.not_found_grace_seconds:
-            # Orders reach Gelato some time after the store has them: look again shortly.
-            raise TransientError(
-                "gelato.not_found_yet", f"no Gelato order has reference {action.reference} yet"
-            )
-        return Result(
-            Outcome.NOT_FOUND,
-            "gelato.not_found",
-            f"No Gelato order has the reference {action.reference}.",
-            {"reference": action.reference, "gelato_orders": []},
+    run = RUNNERS.get(action.kind)
+    if run is None:
+        raise PermanentError(
+            "action.unknown_kind", f"printbridge cannot run {action.kind!r} actions"
         )
-    parts: dict[str, dict[str, Any]] = dict(action.detail.get("parts") or {})
-    detail: dict[str, Any] = {"reference": action.reference, "parts": parts}
-    for order in orders:
-        parts[order.id] = _cancel_part(services, action, gelato, order, parts.get(order.id))
-        services.storage.save_detail(action.id, detail, services.clock())
-    results = [Part(part["result"]) for part in parts.values()]
-    outcome = aggregate_cancel(results)
-    message = _describe(outcome, orders, parts)
-    detail["gelato_orders"] = [{"id": order.id, **parts[order.id]} for order in orders]
-    if action.dry_run and outcome is not Outcome.NEEDS_ATTENTION:
-        detail["would_be"] = outcome.value
-        return Result(Outcome.DRY_RUN, None, f"Dry run. Would be: {message}", detail)
-    failed = [part for part in parts.values() if part["result"] == Part.FAILED]
-    reason = failed[0].get("reason") if failed else None
-    return Result(outcome, reason, message, detail)
-
-
-def _cancel_part(
-    services: Services,
-    action: ActionRecord,
-    gelato: GelatoApi,
-    order: GelatoOrder,
-    previous: dict[str, Any] | None,
-) -> dict[str, Any]:
-    part: dict[str, Any] = {
-        "status_found": order.status,
-        "checked_at": services.clock().isoformat(),
-    }
-    plan = plan_cancel(order.status)
-    if plan is CancelPlan.NOTHING_ALREADY_CANCELLED:
-        # An earlier attempt of this action may have been the one that cancelled it.
-        by_us = previous is not None and previous.get("result") == Part.CANCELLED
-        return {**part, "result": Part.CANCELLED if by_us else Part.ALREADY_CANCELLED}
-    if plan is CancelPlan.NOTHING_TOO_LATE:
-        return {**part, "result": Part.TOO_LATE}
-    if action.dry_run:
-        return {**part, "result": Part.WOULD_CANCEL}
-    answer = gelato.cancel(order.id)
-    if answer is Answer.OK:
-        return {**part, "result": Part.CANCELLED}
-    if answer is Answer.CONFLICT:
-        return {**part, "result": Part.TOO_LATE, "reason": "gelato.conflict"}
-    return {**part, "result": Part.FAILED, "reason": "gelato.order_vanished"}
-
-
-def _describe(outcome: Outcome, orders: list[GelatoOrder], parts: dict[str, dict[str, Any]]) -> str:
-    """The outcome in plain words, naming each Gelato order of a split order."""
-    if len(orders) == 1:
-        part = parts[orders[0].id]
-        return f"{outcome.sentence} Gelato order {orders[0].id} was {part['status_found']}."
-    lines = [
-        f"Gelato order {index}/{len(orders)} {order.id}: found {parts[order.id]['status_found']}, "
-        f"{parts[order.id]['result'].replace('_', ' ')}."
-        for index, order in enumerate(orders, start=1)
-    ]
-    return " ".join([outcome.sentence, *lines])
+    return run(services, action, gelato)
 
 
 def give_up(services: Services, action_id: str, error: BaseException | None) -> None:
@@ -201,6 +118,18 @@ def give_up(services: Services, action_id: str, error: BaseException | None) -> 
     else:
         reason = "internal.error"
         message = f"printbridge failed while running it: {type(error).__name__}"
+    action = services.storage.load_action(action_id)
+    stranded = [
+        key
+        for key, part in ((action.detail.get("parts") or {}).items() if action else ())
+        if part.get("step") == "original_cancelled"
+    ]
+    if stranded:
+        # The worst state a merchant can be left in: say so where support looks first.
+        message = (
+            f"ORIGINAL CANCELLED, REPLACEMENT NOT CONFIRMED for Gelato order(s) "
+            f"{', '.join(stranded)}. {message}"
+        )
     log.error("action %s needs attention: %s", action_id, reason)
     now = services.clock()
     services.storage.close_open_attempts(action_id, now, reason)

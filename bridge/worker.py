@@ -11,7 +11,7 @@ from rq.job import Job
 from rq.queue import Queue
 
 from bridge.app import services_of
-from bridge.sync import RetryLater
+from bridge.results import RetryLater
 
 log = logging.getLogger(__name__)
 

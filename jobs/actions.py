@@ -8,6 +8,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from bridge import sync
+from bridge.results import RetryLater
 from jobs.context import job_services, schedule_retry
 
 
@@ -15,7 +16,7 @@ def run_action(action_id: str) -> None:
     """Run an action; a passing failure is raised so that RQ retries it."""
     try:
         sync.run_action(job_services(), action_id)
-    except sync.RetryLater as retry:
+    except RetryLater as retry:
         schedule_retry(get_current_job(), retry)
         raise
 

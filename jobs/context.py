@@ -9,8 +9,8 @@ from flask import current_app, has_app_context
 from rq.job import Job
 
 from bridge.app import create_app, services_of
+from bridge.results import RetryLater
 from bridge.services import Services
-from bridge.sync import RetryLater
 
 _fallback: list[Any] = []
 

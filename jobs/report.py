@@ -7,7 +7,8 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Job
 
-from bridge import report, sync
+from bridge import report
+from bridge.results import RetryLater
 from jobs.context import attempt_number, job_services, schedule_retry
 
 
@@ -17,7 +18,7 @@ def report_back(action_id: str) -> None:
     job = get_current_job()
     try:
         report.report_back(services, action_id, attempt_number(job, services.settings.retry_max))
-    except sync.RetryLater as retry:
+    except RetryLater as retry:
         schedule_retry(job, retry)
         raise
 

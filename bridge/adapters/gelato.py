@@ -39,6 +39,18 @@ class GelatoApi(Protocol):
         """Ask Gelato to cancel: OK, CONFLICT (too late) or NOT_FOUND."""
         ...
 
+    def create_draft(self, order: dict[str, Any]) -> dict[str, Any]:
+        """Create a draft order (nothing is produced until it is made a real order)."""
+        ...
+
+    def confirm_draft(self, order_id: str) -> Answer:
+        """Turn a draft into a real order: OK, CONFLICT (not a draft) or NOT_FOUND."""
+        ...
+
+    def delete_draft(self, order_id: str) -> Answer:
+        """Delete a draft: OK, CONFLICT (not a draft) or NOT_FOUND."""
+        ...
+
 
 class GelatoClient:
     """GelatoApi over HTTP, every call recorded through the transport."""
@@ -79,7 +91,24 @@ class GelatoClient:
         return exchange.body if isinstance(exchange.body, dict) else {}
 
     def cancel(self, order_id: str) -> Answer:
-        exchange = self._send("POST", f"/v4/orders/{quote(order_id, safe='')}:cancel")
+        return self._answer(self._send("POST", f"/v4/orders/{quote(order_id, safe='')}:cancel"))
+
+    def create_draft(self, order: dict[str, Any]) -> dict[str, Any]:
+        exchange = self._send("POST", "/v4/orders", {**order, "orderType": "draft"})
+        self._raise_unless(exchange, Answer.OK)
+        body = exchange.body
+        if not isinstance(body, dict) or not body.get("id"):
+            raise PermanentError("gelato.bad_answer", "Gelato's create answer has no order id")
+        return body
+
+    def confirm_draft(self, order_id: str) -> Answer:
+        path = f"/v4/orders/{quote(order_id, safe='')}"
+        return self._answer(self._send("PATCH", path, {"orderType": "order"}))
+
+    def delete_draft(self, order_id: str) -> Answer:
+        return self._answer(self._send("DELETE", f"/v4/orders/{quote(order_id, safe='')}"))
+
+    def _answer(self, exchange: Exchange) -> Answer:
         answer = classify_status(exchange.status)
         if answer in (Answer.OK, Answer.CONFLICT, Answer.NOT_FOUND):
             return answer

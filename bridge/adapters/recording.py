@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bridge.adapters.tables import actions, deliveries, order_states
+from bridge.adapters.tables import UTCDateTime, actions, deliveries, order_states
 from bridge.domain.actions import ActionKind, ActionState, ReportState
 from bridge.domain.outcomes import Outcome
 
@@ -194,8 +194,10 @@ def _save_state(
         values["cancelled_at"] = cancelled
     if applied is not None:
         column = order_states.c.applied_updated_at
+        # Typed literal: a bare datetime inside CASE would skip UTCDateTime's conversion.
+        value = sa.literal(applied, type_=UTCDateTime())
         values["applied_updated_at"] = sa.case(
-            (sa.or_(column.is_(None), column < applied), applied), else_=column
+            (sa.or_(column.is_(None), column < value), value), else_=column
         )
     where = (order_states.c.shop == shop) & (order_states.c.order_id == order_id)
     if connection.execute(order_states.update().where(where).values(values)).rowcount:

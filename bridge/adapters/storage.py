@@ -16,8 +16,8 @@ from bridge.adapters.recording import (
     Recorded,
     record_delivery,
 )
-from bridge.adapters.tables import actions, api_calls, attempts
-from bridge.domain.actions import ActionState, ReportState
+from bridge.adapters.tables import actions, api_calls, attempts, order_states
+from bridge.domain.actions import ActionKind, ActionState, ReportState
 from bridge.domain.outcomes import Outcome
 
 
@@ -155,6 +155,31 @@ class Storage:
                 attempts.update()
                 .where(attempts.c.action_id == action_id, attempts.c.finished_at.is_(None))
                 .values(finished_at=now, result="error", reason=reason)
+            )
+
+    def newer_address_action(self, action: ActionRecord) -> bool:
+        """Whether a later address edit of the same order is waiting or running."""
+        with self.engine.connect() as connection:
+            found = connection.execute(
+                sa.select(actions.c.id)
+                .where(
+                    actions.c.shop == action.shop,
+                    actions.c.order_id == action.order_id,
+                    actions.c.kind == ActionKind.ADDRESS_UPDATE,
+                    actions.c.state != ActionState.DONE,
+                    actions.c.created_at > action.created_at,
+                )
+                .limit(1)
+            ).first()
+        return found is not None
+
+    def set_gelato_order_ids(self, shop: str, order_id: str, ids: list[str]) -> None:
+        """Remember which Gelato orders are the store order's live ones now."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                order_states.update()
+                .where(order_states.c.shop == shop, order_states.c.order_id == order_id)
+                .values(gelato_order_ids=ids)
             )
 
     def save_detail(self, action_id: str, detail: dict[str, Any], now: datetime) -> None:

@@ -78,6 +78,9 @@ class Part(StrEnum):
     ALREADY_CANCELLED = "already_cancelled"
     TOO_LATE = "too_late"
     WOULD_CANCEL = "would_cancel"
+    REISSUED = "reissued"
+    ALREADY_AT_ADDRESS = "already_at_address"
+    WOULD_REISSUE = "would_reissue"
     FAILED = "failed"
 
 
@@ -121,3 +124,19 @@ def aggregate_cancel(parts: Iterable[Part]) -> Outcome:
     if done == {Part.ALREADY_CANCELLED}:
         return Outcome.ALREADY_CANCELLED
     return Outcome.CANCELLED
+
+
+def aggregate_address(parts: Iterable[Part]) -> Outcome:
+    """Add up the re-addressing of every Gelato order of one store order into one outcome."""
+    found = set(parts)
+    live = found - {Part.ALREADY_CANCELLED}
+    if not found:
+        return Outcome.NOT_FOUND
+    if not live:
+        return Outcome.ALREADY_CANCELLED
+    if Part.FAILED in live:
+        return Outcome.NEEDS_ATTENTION
+    done = live & {Part.REISSUED, Part.ALREADY_AT_ADDRESS, Part.WOULD_REISSUE}
+    if Part.TOO_LATE in live:
+        return Outcome.PARTIALLY_UPDATED if done else Outcome.TOO_LATE
+    return Outcome.ADDRESS_UPDATED

@@ -98,3 +98,13 @@ def app(make_app: Any) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def client_for() -> Any:
+    """A test client for an app built in the test."""
+
+    def build(app: Flask) -> FlaskClient:
+        return app.test_client()
+
+    return build

@@ -61,3 +61,31 @@ def delivery_headers(
 def encode(payload: Any) -> bytes:
     """The body bytes of a payload."""
     return json.dumps(payload).encode()
+
+
+OLD_ADDRESS = {
+    "first_name": "Bob",
+    "last_name": "Norman",
+    "address1": "Chestnut Street 92",
+    "address2": "",
+    "city": "Louisville",
+    "zip": "40202",
+    "province_code": "KY",
+    "country_code": "US",
+    "phone": "+1(502)-459-2181",
+}
+NEW_ADDRESS = {**OLD_ADDRESS, "address1": "123 Ship Street", "city": "Shipsville"}
+
+
+def updated_payload(
+    order_id: int, address: dict[str, Any] | None, updated_at: str, **changes: Any
+) -> dict[str, Any]:
+    """An `orders/updated` body: an open order with this shipping address."""
+    return order_payload(
+        order_id,
+        cancelled_at=None,
+        cancel_reason=None,
+        updated_at=updated_at,
+        shipping_address=address,
+        **changes,
+    )

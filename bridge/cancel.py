@@ -1,0 +1,104 @@
+"""Cancelling a store order at Gelato: every part of it, each judged by its status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bridge.adapters.gelato import GelatoApi, GelatoOrder
+from bridge.adapters.storage import ActionRecord
+from bridge.domain.errors import TransientError
+from bridge.domain.outcomes import CancelPlan, Outcome, Part, aggregate_cancel, plan_cancel
+from bridge.domain.retry import Answer
+from bridge.results import Result
+from bridge.services import Services
+
+
+def cancel(services: Services, action: ActionRecord, gelato: GelatoApi) -> Result:
+    orders = [
+        order for order in gelato.find_orders(action.reference) if order.order_type != "draft"
+    ]
+    if not orders:
+        age = (services.clock() - action.created_at).total_seconds()
+        if age < services.settings.not_found_grace_seconds:
+            # Orders reach Gelato some time after the store has them: look again shortly.
+            raise TransientError(
+                "gelato.not_found_yet", f"no Gelato order has reference {action.reference} yet"
+            )
+        return Result(
+            Outcome.NOT_FOUND,
+            "gelato.not_found",
+            f"No Gelato order has the reference {action.reference}.",
+            {"reference": action.reference, "gelato_orders": []},
+        )
+    parts: dict[str, dict[str, Any]] = dict(action.detail.get("parts") or {})
+    detail: dict[str, Any] = {"reference": action.reference, "parts": parts}
+    for order in orders:
+        parts[order.id] = _cancel_part(services, action, gelato, order, parts.get(order.id))
+        services.storage.save_detail(action.id, detail, services.clock())
+    results = [Part(part["result"]) for part in parts.values()]
+    outcome = aggregate_cancel(results)
+    message = describe(outcome, orders, parts)
+    detail["gelato_orders"] = [{"id": order.id, **parts[order.id]} for order in orders]
+    if action.dry_run and outcome is not Outcome.NEEDS_ATTENTION:
+        detail["would_be"] = outcome.value
+        return Result(Outcome.DRY_RUN, None, f"Dry run. Would be: {message}", detail)
+    failed = [part for part in parts.values() if part["result"] == Part.FAILED]
+    reason = failed[0].get("reason") if failed else None
+    return Result(outcome, reason, message, detail)
+
+
+def _cancel_part(
+    services: Services,
+    action: ActionRecord,
+    gelato: GelatoApi,
+    order: GelatoOrder,
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
+    part: dict[str, Any] = {
+        "status_found": order.status,
+        "checked_at": services.clock().isoformat(),
+    }
+    plan = plan_cancel(order.status)
+    if plan is CancelPlan.NOTHING_ALREADY_CANCELLED:
+        # An earlier attempt of this action may have been the one that cancelled it.
+        by_us = previous is not None and previous.get("result") == Part.CANCELLED
+        return {**part, "result": Part.CANCELLED if by_us else Part.ALREADY_CANCELLED}
+    if plan is CancelPlan.NOTHING_TOO_LATE:
+        return {**part, "result": Part.TOO_LATE}
+    if action.dry_run:
+        return {**part, "result": Part.WOULD_CANCEL}
+    answer = gelato.cancel(order.id)
+    if answer is Answer.OK:
+        return {**part, "result": Part.CANCELLED}
+    if answer is Answer.CONFLICT:
+        return {**part, "result": Part.TOO_LATE, "reason": "gelato.conflict"}
+    return {**part, "result": Part.FAILED, "reason": "gelato.order_vanished"}
+
+
+def describe(outcome: Outcome, orders: list[GelatoOrder], parts: dict[str, dict[str, Any]]) -> str:
+    """The outcome in plain words, naming each Gelato order of a split order."""
+    if len(orders) == 1:
+        part = parts[orders[0].id]
+        return f"{outcome.sentence} Gelato order {orders[0].id} was {part['status_found']}."
+    lines = [
+        f"Gelato order {index}/{len(orders)} {order.id}: found {parts[order.id]['status_found']}, "
+        f"{parts[order.id]['result'].replace('_', ' ')}."
+        for index, order in enumerate(orders, start=1)
+    ]
+    return " ".join([outcome.sentence, *lines])
+
+
+def not_found(services: Services, action: ActionRecord) -> Result:
+    """No Gelato order has the reference: look again during the grace period, then give up."""
+    age = (services.clock() - action.created_at).total_seconds()
+    if age < services.settings.not_found_grace_seconds:
+        # Orders reach Gelato some time after the store has them: look again shortly.
+        raise TransientError(
+            "gelato.not_found_yet", f"no Gelato order has reference {action.reference} yet"
+        )
+    return Result(
+        Outcome.NOT_FOUND,
+        "gelato.not_found",
+        f"No Gelato order has the reference {action.reference}.",
+        {**action.detail, "reference": action.reference, "gelato_orders": []},
+    )
