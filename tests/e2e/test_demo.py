@@ -33,8 +33,17 @@ def test_demo_prints_every_outcome_and_stops_cleanly(tmp_path: Path) -> None:
         stop_embedded_redis(instance)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = {line.split()[0]: line for line in result.stdout.splitlines() if "gelato" in line}
-    outcomes = [line.split()[-2] for line in rows.values() if line[0].isdigit()]
-    assert outcomes == ["cancelled", "too_late", "partially_cancelled", "not_found"]
+    table = result.stdout.split("store tags", 1)[1].splitlines()
+    rows = [line for line in table if line[:1].isdigit()]
+    assert [row[58:89].strip() for row in rows] == [
+        "cancelled",
+        "too_late",
+        "partially_cancelled",
+        "not_found",
+        "address_updated",
+        "too_late",
+        "address_updated (2 superseded)",
+    ]
+    assert "gelato:address-updated" in rows[4]
     assert (instance / "printbridge.sqlite3").exists()
     assert stopped_by_demo
