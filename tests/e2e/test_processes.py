@@ -10,9 +10,28 @@ import requests
 
 from tests.conftest import SHOP
 from tests.e2e.conftest import Deployment
-from tests.support.webhooks import delivery_headers, encode, order_payload
+from tests.support.webhooks import (
+    NEW_ADDRESS,
+    OLD_ADDRESS,
+    delivery_headers,
+    encode,
+    order_payload,
+    updated_payload,
+)
 
 pytestmark = pytest.mark.e2e
+T0, T1, T2 = (f"2026-11-20T10:0{n}:00-05:00" for n in range(3))
+GELATO_OLD = {
+    "firstName": "Bob",
+    "lastName": "Norman",
+    "addressLine1": "Chestnut Street 92",
+    "city": "Louisville",
+    "postCode": "40202",
+    "state": "KY",
+    "country": "US",
+    "email": "bob.norman@mail.example.com",
+    "phone": "+1(502)-459-2181",
+}
 
 
 def seed(deployment: Deployment, reference: int, *statuses: str) -> None:
@@ -104,3 +123,41 @@ def test_wrong_signature_is_refused_by_the_real_server(deployment: Deployment) -
 
     assert response.status_code == 401
     assert deployment.api(f"/api/orders/{SHOP}/301").status_code == 404
+
+
+def send(deployment: Deployment, topic: str, payload: dict[str, Any]) -> int:
+    body = encode(payload)
+    return requests.post(
+        f"{deployment.url}/webhooks/shopify",
+        data=body,
+        headers=delivery_headers(body, topic=topic),
+        timeout=10,
+    ).status_code
+
+
+def test_address_edit_is_reissued_and_our_own_tag_echo_starts_nothing(
+    deployment: Deployment,
+) -> None:
+    requests.post(
+        f"{deployment.gelato_url}/_sandbox/orders",
+        json={"orderReferenceId": "401", "status": "passed", "shippingAddress": GELATO_OLD},
+        timeout=10,
+    ).raise_for_status()
+    assert send(deployment, "orders/create", updated_payload(401, OLD_ADDRESS, T0)) == 200
+
+    assert send(deployment, "orders/updated", updated_payload(401, NEW_ADDRESS, T1)) == 200
+    action = final_action(deployment, 401)
+    # The store echoes our tag write back as orders/updated: same address, new updated_at.
+    echo = updated_payload(401, NEW_ADDRESS, T2, tags="gelato:address-updated")
+    assert send(deployment, "orders/updated", echo) == 200
+
+    assert action["outcome"] == "address_updated"
+    assert "gelato:address-updated" in tags(deployment, 401)
+    orders = requests.get(
+        f"{deployment.gelato_url}/_sandbox/orders?orderReferenceId=401", timeout=10
+    ).json()["orders"]
+    live = [order for order in orders if order["fulfillmentStatus"] != "canceled"]
+    assert [order["shippingAddress"]["addressLine1"] for order in live] == ["123 Ship Street"]
+    document = deployment.api(f"/api/orders/{SHOP}/401").json()
+    assert len(document["actions"]) == 1
+    assert document["deliveries"][-1]["reason"] == "address.unchanged"
