@@ -14,22 +14,12 @@ from bridge.services import Services
 
 
 def cancel(services: Services, action: ActionRecord, gelato: GelatoApi) -> Result:
+    """Cancel every Gelato order of the store order that is still before production."""
     orders = [
         order for order in gelato.find_orders(action.reference) if order.order_type != "draft"
     ]
     if not orders:
-        age = (services.clock() - action.created_at).total_seconds()
-        if age < services.settings.not_found_grace_seconds:
-            # Orders reach Gelato some time after the store has them: look again shortly.
-            raise TransientError(
-                "gelato.not_found_yet", f"no Gelato order has reference {action.reference} yet"
-            )
-        return Result(
-            Outcome.NOT_FOUND,
-            "gelato.not_found",
-            f"No Gelato order has the reference {action.reference}.",
-            {"reference": action.reference, "gelato_orders": []},
-        )
+        return not_found(services, action)
     parts: dict[str, dict[str, Any]] = dict(action.detail.get("parts") or {})
     detail: dict[str, Any] = {"reference": action.reference, "parts": parts}
     for order in orders:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import redis
 import sqlalchemy as sa
@@ -48,24 +49,10 @@ class Incoming:
 
 def plan_cancellation(event: OrderEvent, access: ShopAccess, now: datetime) -> Intent | Skip:
     """An `orders/cancelled` event asks for a cancel action, keyed by its cancellation time."""
-    reference = event.reference(access.order_reference)
     if event.cancelled_at is None:
         return Skip("order.not_cancelled")
-    if reference is None:
-        return Skip("payload.missing_reference")
-    return NewAction(
-        id=uuid.uuid4().hex,
-        shop=access.shop,
-        order_id=event.order_id,
-        order_name=event.name,
-        order_gid=event.admin_graphql_api_id,
-        reference=reference,
-        kind=ActionKind.CANCEL,
-        dedupe_key=cancel_dedupe_key(event.cancelled_at.isoformat()),
-        event_updated_at=event.updated_at,
-        dry_run=access.dry_run,
-        created_at=now,
-    )
+    dedupe_key = cancel_dedupe_key(event.cancelled_at.isoformat())
+    return _action(event, access, now, ActionKind.CANCEL, dedupe_key)
 
 
 def plan_address_update(event: OrderEvent, access: ShopAccess, now: datetime) -> Intent | Skip:
@@ -78,11 +65,30 @@ def plan_address_update(event: OrderEvent, access: ShopAccess, now: datetime) ->
         return Skip("order.cancelled")
     if event.shipping_address is None:
         return Skip(event.address_problem or "address.missing")
+    fingerprint = event.shipping_address.fingerprint()
+    updated = event.updated_at.isoformat() if event.updated_at else None
+    return _action(
+        event,
+        access,
+        now,
+        ActionKind.ADDRESS_UPDATE,
+        address_dedupe_key(updated, fingerprint),
+        fingerprint=fingerprint,
+        detail={"address": event.shipping_address.as_gelato()},
+    )
+
+
+def _action(
+    event: OrderEvent,
+    access: ShopAccess,
+    now: datetime,
+    kind: ActionKind,
+    dedupe_key: str,
+    **extra: Any,
+) -> NewAction | Skip:
     reference = event.reference(access.order_reference)
     if reference is None:
         return Skip("payload.missing_reference")
-    fingerprint = event.shipping_address.fingerprint()
-    updated = event.updated_at.isoformat() if event.updated_at else None
     return NewAction(
         id=uuid.uuid4().hex,
         shop=access.shop,
@@ -90,13 +96,12 @@ def plan_address_update(event: OrderEvent, access: ShopAccess, now: datetime) ->
         order_name=event.name,
         order_gid=event.admin_graphql_api_id,
         reference=reference,
-        kind=ActionKind.ADDRESS_UPDATE,
-        dedupe_key=address_dedupe_key(updated, fingerprint),
+        kind=kind,
+        dedupe_key=dedupe_key,
         event_updated_at=event.updated_at,
         dry_run=access.dry_run,
         created_at=now,
-        fingerprint=fingerprint,
-        detail={"address": event.shipping_address.as_gelato()},
+        **extra,
     )
 
 

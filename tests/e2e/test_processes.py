@@ -11,6 +11,7 @@ import requests
 from tests.conftest import SHOP
 from tests.e2e.conftest import Deployment
 from tests.support.webhooks import (
+    GELATO_OLD_ADDRESS,
     NEW_ADDRESS,
     OLD_ADDRESS,
     delivery_headers,
@@ -21,17 +22,6 @@ from tests.support.webhooks import (
 
 pytestmark = pytest.mark.e2e
 T0, T1, T2 = (f"2026-11-20T10:0{n}:00-05:00" for n in range(3))
-GELATO_OLD = {
-    "firstName": "Bob",
-    "lastName": "Norman",
-    "addressLine1": "Chestnut Street 92",
-    "city": "Louisville",
-    "postCode": "40202",
-    "state": "KY",
-    "country": "US",
-    "email": "bob.norman@mail.example.com",
-    "phone": "+1(502)-459-2181",
-}
 
 
 def seed(deployment: Deployment, reference: int, *statuses: str) -> None:
@@ -140,7 +130,7 @@ def test_address_edit_is_reissued_and_our_own_tag_echo_starts_nothing(
 ) -> None:
     requests.post(
         f"{deployment.gelato_url}/_sandbox/orders",
-        json={"orderReferenceId": "401", "status": "passed", "shippingAddress": GELATO_OLD},
+        json={"orderReferenceId": "401", "status": "passed", "shippingAddress": GELATO_OLD_ADDRESS},
         timeout=10,
     ).raise_for_status()
     assert send(deployment, "orders/create", updated_payload(401, OLD_ADDRESS, T0)) == 200

@@ -14,6 +14,7 @@ from bridge.app import services_of
 from tests.conftest import SHOP, SUPPORT_TOKEN
 from tests.functional.conftest import Sandbox
 from tests.support.webhooks import (
+    GELATO_OLD_ADDRESS,
     NEW_ADDRESS,
     OLD_ADDRESS,
     delivery_headers,
@@ -24,17 +25,6 @@ from tests.support.webhooks import (
 from tests.support.worker import drain
 
 ORDER = 5550001
-GELATO_OLD = {
-    "firstName": "Bob",
-    "lastName": "Norman",
-    "addressLine1": "Chestnut Street 92",
-    "city": "Louisville",
-    "postCode": "40202",
-    "state": "KY",
-    "country": "US",
-    "email": "bob.norman@mail.example.com",
-    "phone": "+1(502)-459-2181",
-}
 
 
 def send(client: FlaskClient, topic: str, payload: dict[str, Any]) -> int:
@@ -67,7 +57,7 @@ def seed(gelato: Sandbox, *statuses: str, order_id: int = ORDER) -> list[str]:
             "orderReferenceId": str(order_id),
             "parts": len(statuses),
             "statuses": list(statuses),
-            "shippingAddress": GELATO_OLD,
+            "shippingAddress": GELATO_OLD_ADDRESS,
         },
     )
     return [order["id"] for order in answer["orders"]]

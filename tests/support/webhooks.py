@@ -89,3 +89,17 @@ def updated_payload(
         shipping_address=address,
         **changes,
     )
+
+
+# OLD_ADDRESS as Gelato holds it.
+GELATO_OLD_ADDRESS = {
+    "firstName": "Bob",
+    "lastName": "Norman",
+    "addressLine1": "Chestnut Street 92",
+    "city": "Louisville",
+    "postCode": "40202",
+    "state": "KY",
+    "country": "US",
+    "email": "bob.norman@mail.example.com",
+    "phone": "+1(502)-459-2181",
+}
