@@ -101,6 +101,12 @@ class Storage:
             if row is None or row.state == ActionState.DONE:
                 return None
             number = int(row.attempts) + 1
+            # An attempt still open belonged to a worker that died mid-job: say so.
+            connection.execute(
+                attempts.update()
+                .where(attempts.c.action_id == action_id, attempts.c.finished_at.is_(None))
+                .values(finished_at=now, result="interrupted", reason="worker.lost")
+            )
             connection.execute(
                 actions.update()
                 .where(actions.c.id == action_id)
