@@ -154,7 +154,10 @@ def _receive(services: Services, incoming: Incoming, plan: Plan) -> Recorded:
         _delivery(incoming, event, "recorded", None), intent
     )
     if recorded.enqueue and recorded.action_id is not None:
-        services.queue.enqueue_action(recorded.action_id)
+        if recorded.duplicate:
+            services.queue.enqueue_action(recorded.action_id)
+        else:
+            services.queue.enqueue_new_action(recorded.action_id)
     return recorded
 
 

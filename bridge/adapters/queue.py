@@ -36,8 +36,16 @@ class JobQueue:
         self._job_timeout = job_timeout
 
     def enqueue_action(self, action_id: str) -> None:
-        """Queue the job that runs an action."""
+        """Queue the job that runs an action, unless it is queued, scheduled or running."""
         self._enqueue(RUN_ACTION, ACTION_FAILED, action_id, action_id)
+
+    def enqueue_new_action(self, action_id: str) -> None:
+        """Queue the job of an action created just now, which cannot have a job yet.
+
+        This skips the uniqueness check (a script call and a round trip to Redis) on the
+        webhook path, where every new action is enqueued.
+        """
+        self._enqueue_new(RUN_ACTION, ACTION_FAILED, action_id, action_id, unique=False)
 
     def enqueue_report(self, action_id: str) -> None:
         """Queue the job that writes an action's outcome onto the store order."""
@@ -48,7 +56,9 @@ class JobQueue:
         with suppress(DuplicateJobError):
             self._enqueue_new(function, on_failure, job_id, action_id)
 
-    def _enqueue_new(self, function: str, on_failure: str, job_id: str, action_id: str) -> None:
+    def _enqueue_new(
+        self, function: str, on_failure: str, job_id: str, action_id: str, unique: bool = True
+    ) -> None:
         self.queue.enqueue_call(
             function,
             args=(action_id,),
@@ -61,7 +71,7 @@ class JobQueue:
             on_failure=Callback(on_failure),
             # Checked atomically in Redis: a second delivery of a pending action must not
             # add a second copy that would run it again before its backoff is over.
-            unique=True,
+            unique=unique,
         )
 
     def is_queued(self, job_id: str) -> bool:

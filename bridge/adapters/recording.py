@@ -1,15 +1,24 @@
-"""Recording a delivery: the one transaction on the webhook path, and what it decides."""
+"""Recording a delivery: the one transaction on the webhook path, and what it decides.
+
+This is the busiest code in printbridge (every store webhook runs it), so it speaks SQL
+directly to the driver, with statements written once: SQLAlchemy's statement building cost
+several times more than the database work itself. The SQL is plain enough for both SQLite and
+PostgreSQL (`ON CONFLICT`, `RETURNING`); the table definitions stay in `tables.py`.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bridge.adapters.tables import UTCDateTime, actions, deliveries, order_states
 from bridge.domain.actions import ActionKind, ActionState, ReportState
 from bridge.domain.outcomes import Outcome
 
@@ -65,6 +74,10 @@ class AddressSeen:
 Intent = NewAction | AddressSeen
 
 
+# Runs one statement with named parameters in the current transaction; returns the cursor.
+_Run = Callable[..., Any]
+
+
 @dataclass(frozen=True)
 class Recorded:
     """What recording a delivery did: its result, and the action to run, if any."""
@@ -75,210 +88,262 @@ class Recorded:
     enqueue: bool
 
 
-@dataclass(frozen=True)
-class _OrderState:
-    applied_updated_at: datetime | None
-    cancelled_at: datetime | None
-    fingerprint: str | None
+SELECT_STATE = """
+SELECT applied_updated_at, cancelled_at, address_fingerprint FROM order_states
+WHERE shop = :shop AND order_id = :order_id"""
+
+INSERT_ACTION = """
+INSERT INTO actions (id, shop, order_id, order_name, order_gid, reference, kind, dedupe_key,
+    event_updated_at, state, detail, attempts, dry_run, created_at, updated_at, report_state)
+VALUES (:id, :shop, :order_id, :order_name, :order_gid, :reference, :kind, :dedupe_key,
+    :event_updated_at, 'pending', :detail, 0, :dry_run, :created_at, :created_at, 'none')
+ON CONFLICT (shop, order_id, dedupe_key) DO NOTHING
+RETURNING id"""
+
+SELECT_ACTION_ID = """
+SELECT id FROM actions WHERE shop = :shop AND order_id = :order_id AND dedupe_key = :dedupe_key"""
+
+# The applied time only ever moves forward; a fingerprint or cancellation, once known, stays
+# unless a newer one is given.
+UPSERT_STATE = """
+INSERT INTO order_states (shop, order_id, updated_at, applied_updated_at, address_fingerprint,
+    cancelled_at)
+VALUES (:shop, :order_id, :now, :applied, :fingerprint, :cancelled)
+ON CONFLICT (shop, order_id) DO UPDATE SET
+    updated_at = excluded.updated_at,
+    applied_updated_at = CASE
+        WHEN order_states.applied_updated_at IS NULL
+            OR order_states.applied_updated_at < excluded.applied_updated_at
+        THEN excluded.applied_updated_at ELSE order_states.applied_updated_at END,
+    address_fingerprint = COALESCE(excluded.address_fingerprint, order_states.address_fingerprint),
+    cancelled_at = COALESCE(order_states.cancelled_at, excluded.cancelled_at)"""
+
+SUPERSEDE_WAITING = """
+UPDATE actions SET state = :done, outcome = :superseded, reason = 'address.superseded',
+    message = :message, finished_at = :now, updated_at = :now, report_state = :no_report
+WHERE shop = :shop AND order_id = :order_id AND kind = :kind AND state = :pending
+    AND attempts = 0"""
+
+INSERT_DELIVERY = """
+INSERT INTO deliveries (shop, webhook_id, event_id, topic, api_version, triggered_at,
+    received_at, order_id, event_updated_at, result, reason, action_id, payload, duplicates)
+VALUES (:shop, :webhook_id, :event_id, :topic, :api_version, :triggered_at, :received_at,
+    :order_id, :event_updated_at, :result, :reason, :action_id, :payload, 0)"""
+
+COUNT_DUPLICATE = """
+UPDATE deliveries SET duplicates = duplicates + 1, last_duplicate_at = :now
+WHERE shop = :shop AND webhook_id = :webhook_id"""
+
+SELECT_DUPLICATE = """
+SELECT d.result, d.action_id, a.state FROM deliveries d LEFT JOIN actions a ON a.id = d.action_id
+WHERE d.shop = :shop AND d.webhook_id = :webhook_id"""
 
 
-def record_delivery(engine: Engine, delivery: NewDelivery, intent: Intent | None) -> Recorded:
-    """Store a delivery and what it asks for, in one transaction.
+class DeliveryRecorder:
+    """Records deliveries through the engine's pooled driver connections."""
 
-    A delivery seen before (same shop and webhook id) changes nothing but its duplicate count.
-    An event older than the one last applied to its order is stored as `stale`. A second
-    delivery of an event that already has an action points at that action.
-    """
-    for _ in range(3):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._dbapi = engine.dialect.loaded_dbapi
+        self._statements: dict[str, str] = {}
+
+    def record(self, delivery: NewDelivery, intent: Intent | None) -> Recorded:
+        """Store a delivery and what it asks for, in one transaction.
+
+        A delivery seen before (same shop and webhook id) changes nothing but its duplicate
+        count. An event older than the one last applied to its order is stored as `stale`.
+        A second delivery of an event that already has an action points at that action.
+        """
         try:
-            with engine.begin() as connection:
-                return _record(connection, delivery, intent)
-        except sa.exc.IntegrityError:
-            # Either this delivery was recorded before (a duplicate), or another process
-            # created the same action or order state between our read and our write; the
-            # next pass tells which, in a fresh transaction.
-            with engine.begin() as connection:
-                duplicate = _duplicate(connection, delivery)
-            if duplicate is not None:
-                return duplicate
-    raise RuntimeError(f"delivery {delivery.webhook_id} could not be recorded after 3 tries")
+            with self._transaction() as run:
+                return self._record(run, delivery, intent)
+        except self._dbapi.IntegrityError as error:
+            # The delivery id is taken: a repeat of a recorded delivery. (Everything else
+            # this transaction writes is an upsert or ON CONFLICT DO NOTHING.)
+            with self._transaction() as run:
+                duplicate = self._duplicate(run, delivery)
+            if duplicate is None:
+                raise self._wrapped(error) from error
+            return duplicate
 
-
-def _record(connection: sa.Connection, delivery: NewDelivery, intent: Intent | None) -> Recorded:
-    result, reason, action_id, enqueue = delivery.result, delivery.reason, None, False
-    if intent is not None:
-        result, reason, action_id, enqueue = _route(connection, intent, delivery)
-    connection.execute(
-        deliveries.insert().values(
-            {**delivery.__dict__, "result": result, "reason": reason, "action_id": action_id}
+    def _record(self, run: _Run, delivery: NewDelivery, intent: Intent | None) -> Recorded:
+        result, reason, action_id, enqueue = delivery.result, delivery.reason, None, False
+        if intent is not None:
+            result, reason, action_id, enqueue = self._route(run, intent)
+        run(
+            INSERT_DELIVERY,
+            shop=delivery.shop,
+            webhook_id=delivery.webhook_id,
+            event_id=delivery.event_id,
+            topic=delivery.topic,
+            api_version=delivery.api_version,
+            triggered_at=_time(delivery.triggered_at),
+            received_at=_time(delivery.received_at),
+            order_id=delivery.order_id,
+            event_updated_at=_time(delivery.event_updated_at),
+            result=result,
+            reason=reason,
+            action_id=action_id,
+            payload=delivery.payload,
         )
-    )
-    return Recorded(result, action_id, duplicate=False, enqueue=enqueue)
+        return Recorded(result, action_id, duplicate=False, enqueue=enqueue)
 
-
-def _route(
-    connection: sa.Connection, intent: Intent, delivery: NewDelivery
-) -> tuple[str, str | None, str | None, bool]:
-    """Decide what the event does: (result, reason, action id, enqueue)."""
-    state = _order_state(connection, intent.shop, intent.order_id)
-    updated_at = intent.event_updated_at
-    if state and state.applied_updated_at and updated_at and updated_at < state.applied_updated_at:
-        return "stale", "event.older_than_applied", None, False
-    if isinstance(intent, AddressSeen):
-        if state is None or state.fingerprint is None:
-            _save_state(connection, intent.shop, intent.order_id, intent.created_at,
-                        fingerprint=intent.fingerprint)  # fmt: skip
-        return "learned", None, None, False
-    if intent.kind == ActionKind.ADDRESS_UPDATE:
-        if state is not None and state.cancelled_at is not None:
-            return "ignored", "order.cancelled", None, False
-        if state is None or state.fingerprint is None:
-            # No earlier address to compare with: this one becomes the reference.
-            _save_state(connection, intent.shop, intent.order_id, intent.created_at,
-                        fingerprint=intent.fingerprint)  # fmt: skip
-            return "ignored", "address.first_seen", None, False
-        if state.fingerprint == intent.fingerprint:
-            return "ignored", "address.unchanged", None, False
-    existing = connection.execute(
-        sa.select(actions.c.id).where(
-            actions.c.shop == intent.shop,
-            actions.c.order_id == intent.order_id,
-            actions.c.dedupe_key == intent.dedupe_key,
+    def _route(self, run: _Run, intent: Intent) -> tuple[str, str | None, str | None, bool]:
+        """Decide what the event does: (result, reason, action id, enqueue)."""
+        key = {"shop": intent.shop, "order_id": intent.order_id}
+        state = run(SELECT_STATE, **key).fetchone()
+        applied, cancelled, fingerprint = (
+            (_read_time(state[0]), state[1], state[2]) if state else (None, None, None)
         )
-    ).scalar_one_or_none()
-    if existing is not None:
-        return "repeat", None, existing, False
-    if intent.kind == ActionKind.ADDRESS_UPDATE:
-        _supersede_waiting_address_actions(connection, intent)
-    _insert_action(connection, intent)
-    _save_state(
-        connection,
-        intent.shop,
-        intent.order_id,
-        intent.created_at,
-        applied=updated_at,
-        fingerprint=intent.fingerprint,
-        cancelled=intent.event_updated_at or intent.created_at
-        if intent.kind == ActionKind.CANCEL
-        else None,
-    )
-    return "accepted", None, intent.id, True
-
-
-def _order_state(connection: sa.Connection, shop: str, order_id: str) -> _OrderState | None:
-    row = connection.execute(
-        sa.select(
-            order_states.c.applied_updated_at,
-            order_states.c.cancelled_at,
-            order_states.c.address_fingerprint,
-        ).where(order_states.c.shop == shop, order_states.c.order_id == order_id)
-    ).one_or_none()
-    return None if row is None else _OrderState(*row)
-
-
-def _save_state(
-    connection: sa.Connection,
-    shop: str,
-    order_id: str,
-    now: datetime,
-    *,
-    applied: datetime | None = None,
-    fingerprint: str | None = None,
-    cancelled: datetime | None = None,
-) -> None:
-    """Upsert the order's state; the applied time only ever moves forward."""
-    values: dict[str, Any] = {"updated_at": now}
-    if fingerprint is not None:
-        values["address_fingerprint"] = fingerprint
-    if cancelled is not None:
-        values["cancelled_at"] = cancelled
-    if applied is not None:
-        column = order_states.c.applied_updated_at
-        # Typed literal: a bare datetime inside CASE would skip UTCDateTime's conversion.
-        value = sa.literal(applied, type_=UTCDateTime())
-        values["applied_updated_at"] = sa.case(
-            (sa.or_(column.is_(None), column < value), value), else_=column
+        updated_at = intent.event_updated_at
+        if applied and updated_at and updated_at < applied:
+            return "stale", "event.older_than_applied", None, False
+        now = _time(intent.created_at)
+        if isinstance(intent, AddressSeen):
+            if fingerprint is None:
+                self._save_state(run, key, now, fingerprint=intent.fingerprint)
+            return "learned", None, None, False
+        if intent.kind == ActionKind.ADDRESS_UPDATE:
+            if cancelled is not None:
+                return "ignored", "order.cancelled", None, False
+            if fingerprint is None:
+                # No earlier address to compare with: this one becomes the reference.
+                self._save_state(run, key, now, fingerprint=intent.fingerprint)
+                return "ignored", "address.first_seen", None, False
+            if fingerprint == intent.fingerprint:
+                return "ignored", "address.unchanged", None, False
+            self._supersede_waiting(run, intent, now)
+        created = run(
+            INSERT_ACTION,
+            **key,
+            id=intent.id,
+            order_name=intent.order_name,
+            order_gid=intent.order_gid,
+            reference=intent.reference,
+            kind=intent.kind,
+            dedupe_key=intent.dedupe_key,
+            event_updated_at=_time(updated_at),
+            detail=json.dumps(intent.detail),
+            dry_run=intent.dry_run,
+            created_at=now,
+        ).fetchone()
+        if created is None:
+            existing = run(SELECT_ACTION_ID, **key, dedupe_key=intent.dedupe_key).fetchone()
+            return "repeat", None, existing[0] if existing else None, False
+        cancelled_at = _time(updated_at or intent.created_at)
+        self._save_state(
+            run,
+            key,
+            now,
+            applied=_time(updated_at),
+            fingerprint=intent.fingerprint,
+            cancelled=cancelled_at if intent.kind == ActionKind.CANCEL else None,
         )
-    where = (order_states.c.shop == shop) & (order_states.c.order_id == order_id)
-    if connection.execute(order_states.update().where(where).values(values)).rowcount:
-        return
-    connection.execute(
-        order_states.insert().values(
-            shop=shop,
-            order_id=order_id,
-            updated_at=now,
-            applied_updated_at=applied,
-            address_fingerprint=fingerprint,
-            cancelled_at=cancelled,
-        )
-    )
+        return "accepted", None, intent.id, True
 
+    def _save_state(
+        self,
+        run: _Run,
+        key: dict[str, str],
+        now: str | None,
+        *,
+        applied: str | None = None,
+        fingerprint: str | None = None,
+        cancelled: str | None = None,
+    ) -> None:
+        run(
+            UPSERT_STATE, **key, now=now, applied=applied, fingerprint=fingerprint,
+            cancelled=cancelled,
+        )  # fmt: skip
 
-def _supersede_waiting_address_actions(connection: sa.Connection, action: NewAction) -> None:
-    """End older address edits of the order that have not started: the newest wins.
+    def _supersede_waiting(self, run: _Run, action: NewAction, now: str | None) -> None:
+        """End older address edits of the order that have not started: the newest wins.
 
-    One that has started may have cancelled a Gelato order already; it runs to its end, and
-    the new action re-addresses what it leaves.
-    """
-    connection.execute(
-        actions.update()
-        .where(
-            actions.c.shop == action.shop,
-            actions.c.order_id == action.order_id,
-            actions.c.kind == ActionKind.ADDRESS_UPDATE,
-            actions.c.state == ActionState.PENDING,
-            actions.c.attempts == 0,
-        )
-        .values(
-            state=ActionState.DONE,
-            outcome=Outcome.SUPERSEDED.value,
-            reason="address.superseded",
-            message=f"{Outcome.SUPERSEDED.sentence} (action {action.id})",
-            finished_at=action.created_at,
-            updated_at=action.created_at,
-            report_state=ReportState.NONE,
-        )
-    )
-
-
-def _insert_action(connection: sa.Connection, action: NewAction) -> None:
-    connection.execute(
-        actions.insert().values(
-            id=action.id,
+        One that has started may have cancelled a Gelato order already; it runs to its end,
+        and the new action re-addresses what it leaves.
+        """
+        run(
+            SUPERSEDE_WAITING,
             shop=action.shop,
             order_id=action.order_id,
-            order_name=action.order_name,
-            order_gid=action.order_gid,
-            reference=action.reference,
-            kind=action.kind,
-            dedupe_key=action.dedupe_key,
-            event_updated_at=action.event_updated_at,
-            state=ActionState.PENDING,
-            detail=action.detail,
-            dry_run=action.dry_run,
-            created_at=action.created_at,
-            updated_at=action.created_at,
+            kind=ActionKind.ADDRESS_UPDATE.value,
+            pending=ActionState.PENDING.value,
+            done=ActionState.DONE.value,
+            superseded=Outcome.SUPERSEDED.value,
+            no_report=ReportState.NONE.value,
+            message=f"{Outcome.SUPERSEDED.sentence} (action {action.id})",
+            now=now,
         )
-    )
+
+    def _duplicate(self, run: _Run, delivery: NewDelivery) -> Recorded | None:
+        """Count a repeated delivery; None when the delivery was not recorded before."""
+        key = {"shop": delivery.shop, "webhook_id": delivery.webhook_id}
+        run(COUNT_DUPLICATE, **key, now=_time(delivery.received_at))
+        row = run(SELECT_DUPLICATE, **key).fetchone()
+        if row is None:
+            return None
+        result, action_id, state = row
+        # A pending action may never have reached the queue (Redis was down when it was first
+        # received): the store's retry is the moment to enqueue it again.
+        return Recorded(result, action_id, duplicate=True, enqueue=state == ActionState.PENDING)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Run]:
+        try:
+            connection = self.engine.raw_connection()
+        except self._dbapi.Error as error:
+            raise self._wrapped(error) from error
+        try:
+            cursor = connection.cursor()
+            if self._sqlite:
+                # BEGIN IMMEDIATE: take the write lock now, so writers queue on the busy
+                # timeout instead of failing when a read lock would have to be upgraded.
+                cursor.execute("BEGIN IMMEDIATE")
+
+            def run(statement: str, **params: Any) -> Any:
+                cursor.execute(self._driver_sql(statement), params)
+                return cursor
+
+            yield run
+            connection.commit()
+        except self._dbapi.IntegrityError:
+            connection.rollback()
+            raise
+        except self._dbapi.Error as error:
+            connection.rollback()
+            raise self._wrapped(error) from error
+        finally:
+            connection.close()
+
+    def _wrapped(self, error: Exception) -> sa.exc.StatementError:
+        # Callers (and the webhook's 503) know SQLAlchemy's errors, not each driver's.
+        return sa.exc.DBAPIError.instance(
+            None, None, error, self._dbapi.Error, dialect=self.engine.dialect
+        )
+
+    def _driver_sql(self, statement: str) -> str:
+        """The statement in the driver's parameter style (`:name` or `%(name)s`)."""
+        cached = self._statements.get(statement)
+        if cached is None:
+            cached = statement
+            if self.engine.dialect.paramstyle == "pyformat":
+                cached = re.sub(r"(?<!:):(\w+)", r"%(\1)s", statement)
+            self._statements[statement] = cached
+        return cached
 
 
-def _duplicate(connection: sa.Connection, delivery: NewDelivery) -> Recorded | None:
-    """Count a repeated delivery; None when the delivery was not recorded before."""
-    where = (deliveries.c.shop == delivery.shop) & (deliveries.c.webhook_id == delivery.webhook_id)
-    changed = connection.execute(
-        deliveries.update()
-        .where(where)
-        .values(duplicates=deliveries.c.duplicates + 1, last_duplicate_at=delivery.received_at)
-    ).rowcount
-    if not changed:
+def _time(value: datetime | None) -> str | None:
+    """A timestamp as the sync log stores it: naive UTC, fixed width (sorts as text)."""
+    if value is None:
         return None
-    row = connection.execute(
-        sa.select(deliveries.c.result, deliveries.c.action_id, actions.c.state)
-        .select_from(deliveries.outerjoin(actions, actions.c.id == deliveries.c.action_id))
-        .where(where)
-    ).one()
-    # A pending action may never have reached the queue (Redis was down when it was first
-    # received): the store's retry is the moment to enqueue it again.
-    return Recorded(
-        row.result, row.action_id, duplicate=True, enqueue=row.state == ActionState.PENDING
-    )
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _read_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC)

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bridge.adapters.recording import (
+    DeliveryRecorder,
     Intent,
     NewAction,
     NewDelivery,
     Recorded,
-    record_delivery,
 )
 from bridge.adapters.tables import actions, api_calls, attempts, order_states
 from bridge.domain.actions import ActionKind, ActionState, ReportState
@@ -68,6 +68,7 @@ class Storage:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._recorder = DeliveryRecorder(engine)
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""
@@ -78,7 +79,7 @@ class Storage:
 
     def record_delivery(self, delivery: NewDelivery, intent: Intent | None) -> Recorded:
         """Store a delivery and what it asks for in one transaction (see `recording`)."""
-        return record_delivery(self.engine, delivery, intent)
+        return self._recorder.record(delivery, intent)
 
     # -- the worker ---------------------------------------------------------------------
 
