@@ -59,6 +59,24 @@ class JobQueue:
     def _enqueue_new(
         self, function: str, on_failure: str, job_id: str, action_id: str, unique: bool = True
     ) -> None:
+        if unique:
+            # The uniqueness script is atomic on its own and ignores a pipeline.
+            self._enqueue_call(function, on_failure, job_id, action_id, unique=True)
+            return
+        # One pipeline: the job and its queue reach Redis in a single round trip.
+        with self.connection.pipeline() as pipeline:
+            self._enqueue_call(function, on_failure, job_id, action_id, pipeline=pipeline)
+            pipeline.execute()
+
+    def _enqueue_call(
+        self,
+        function: str,
+        on_failure: str,
+        job_id: str,
+        action_id: str,
+        unique: bool = False,
+        pipeline: redis.client.Pipeline | None = None,
+    ) -> None:
         self.queue.enqueue_call(
             function,
             args=(action_id,),
@@ -72,6 +90,7 @@ class JobQueue:
             # Checked atomically in Redis: a second delivery of a pending action must not
             # add a second copy that would run it again before its backoff is over.
             unique=unique,
+            pipeline=pipeline,
         )
 
     def is_queued(self, job_id: str) -> bool:
