@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(migrate)
     app.cli.add_command(worker)
     app.cli.add_command(order)
+    app.cli.add_command(sweep)
 
 
 @click.command()
@@ -32,13 +33,19 @@ def migrate() -> None:
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker (with its scheduler, for delayed retries)."""
+    """Run an RQ worker (with its scheduler, for delayed retries, and the periodic sweep)."""
+    from bridge.periodic import PeriodicJobs
     from bridge.worker import make_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    make_worker(current_app._get_current_object()).work(  # type: ignore[attr-defined]
-        burst=burst, with_scheduler=True
-    )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    periodic = PeriodicJobs(services_of(app).queue)
+    if not burst:
+        periodic.start()
+    try:
+        make_worker(app).work(burst=burst, with_scheduler=True)
+    finally:
+        periodic.stop()
 
 
 @click.command()
@@ -78,3 +85,13 @@ def order(shop: str, order_id: str, as_json: bool) -> None:
                 f"    {call['at']} {call['service']} {call['method']} {call['url']} -> {status}"
                 f" ({call['duration_ms']:.0f} ms)"
             )
+
+
+@click.command()
+@with_appcontext
+def sweep() -> None:
+    """Queue again every action and report-back whose job the queue lost."""
+    from bridge.sweep import sweep as run_sweep
+
+    swept = run_sweep(services_of(current_app))
+    click.echo(f"queued {len(swept.actions)} action(s), {len(swept.reports)} report-back(s)")

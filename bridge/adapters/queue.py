@@ -19,6 +19,7 @@ RUN_ACTION = "jobs.actions.run_action"
 ACTION_FAILED = "jobs.actions.on_action_failure"
 REPORT_BACK = "jobs.report.report_back"
 REPORT_FAILED = "jobs.report.on_report_failure"
+SWEEP = "jobs.sweep.sweep"
 
 
 def report_job_id(action_id: str) -> str:
@@ -92,6 +93,21 @@ class JobQueue:
             unique=unique,
             pipeline=pipeline,
         )
+
+    def enqueue_periodic(self, function: str, name: str, slot: int) -> bool:
+        """Queue `function` once for this time slot, however many workers ask; True if queued."""
+        try:
+            self.queue.enqueue_call(
+                function,
+                job_id=f"{name}-{slot}",
+                timeout=self._job_timeout,
+                result_ttl=0,
+                failure_ttl=24 * 3600,
+                unique=True,
+            )
+        except DuplicateJobError:
+            return False
+        return True
 
     def is_queued(self, job_id: str) -> bool:
         """Whether a job with this id is known to Redis (queued, scheduled or running)."""

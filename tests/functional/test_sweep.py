@@ -1,0 +1,116 @@
+"""The sweep: work recorded in the sync log whose job the queue lost is queued again."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bridge.adapters.queue import report_job_id
+from bridge.app import services_of
+from bridge.periodic import PeriodicJobs
+from bridge.services import utc_now
+from bridge.worker import make_worker
+from tests.conftest import SHOP, SUPPORT_TOKEN
+from tests.functional.conftest import Sandbox
+from tests.support.webhooks import delivery_headers, encode, order_payload
+from tests.support.worker import drain
+
+ORDER = 7770001
+
+
+def cancel(client: FlaskClient) -> None:
+    body = encode(order_payload(ORDER))
+    assert client.post("/webhooks/shopify", data=body, headers=delivery_headers(body)).status_code == 200
+
+
+def action(client: FlaskClient) -> dict[str, Any]:
+    document = client.get(
+        f"/api/orders/{SHOP}/{ORDER}", headers={"Authorization": f"Bearer {SUPPORT_TOKEN}"}
+    ).get_json()
+    found: dict[str, Any] = document["actions"][0]
+    return found
+
+
+def lose_the_queue(app: Flask) -> None:
+    """Redis restarted without its data: every job and queue is gone."""
+    services_of(app).redis.flushdb()
+
+
+def later(app: Flask, minutes: int) -> None:
+    services_of(app).clock = lambda: utc_now() + timedelta(minutes=minutes)
+
+
+def test_action_whose_job_was_lost_is_queued_again_and_ends(
+    app: Flask, client: FlaskClient, gelato: Sandbox
+) -> None:
+    gelato.post("/_sandbox/orders", {"orderReferenceId": str(ORDER), "status": "passed"})
+    cancel(client)
+    lose_the_queue(app)
+    later(app, 10)
+
+    result = app.test_cli_runner().invoke(args=["sweep"])
+    drain(app)
+
+    assert result.output.strip() == "queued 1 action(s), 0 report-back(s)"
+    assert action(client)["outcome"] == "cancelled", action(client)["message"]
+
+
+def test_fresh_work_is_left_to_its_job(app: Flask, client: FlaskClient) -> None:
+    cancel(client)
+
+    result = app.test_cli_runner().invoke(args=["sweep"])
+
+    assert result.output.strip() == "queued 0 action(s), 0 report-back(s)"
+    assert services_of(app).queue.queue.count == 1
+
+
+def test_queued_action_is_not_queued_twice(app: Flask, client: FlaskClient) -> None:
+    cancel(client)
+    later(app, 10)
+
+    result = app.test_cli_runner().invoke(args=["sweep"])
+
+    assert result.output.strip() == "queued 0 action(s), 0 report-back(s)"
+    assert services_of(app).queue.queue.count == 1
+
+
+def test_lost_report_back_is_queued_again(
+    app: Flask, client: FlaskClient, gelato: Sandbox, store: Sandbox
+) -> None:
+    gelato.post("/_sandbox/orders", {"orderReferenceId": str(ORDER), "status": "passed"})
+    cancel(client)
+    services = services_of(app)
+    # Run the action only; its report-back job is then lost with the queue.
+    run_action_job_only(app)
+    assert services.queue.is_queued(report_job_id(action(client)["id"]))
+    lose_the_queue(app)
+    later(app, 10)
+
+    result = app.test_cli_runner().invoke(args=["sweep"])
+    drain(app)
+
+    assert result.output.strip() == "queued 0 action(s), 1 report-back(s)"
+    assert action(client)["report"]["state"] == "done"
+    assert "gelato:cancelled" in store.get(f"/_sandbox/orders/{SHOP}/{ORDER}")["tags"]
+
+
+def run_action_job_only(app: Flask) -> None:
+    make_worker(app).work(burst=True, max_jobs=1, logging_level="WARNING")
+
+
+def test_periodic_sweep_is_queued_once_per_slot_by_any_number_of_workers(app: Flask) -> None:
+    queue = services_of(app).queue
+    workers = [PeriodicJobs(queue, every=0.5), PeriodicJobs(queue, every=0.5)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.2)
+    for worker in workers:
+        worker.stop()
+
+    sweeps = [job_id for job_id in queue.queue.job_ids if job_id.startswith("sweep-")]
+    assert 2 <= len(sweeps) <= 4
+    assert len(sweeps) == len(set(sweeps))
