@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import os
 import re
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 
 DEFAULT_SHOPIFY_API_VERSION = "2026-07"
 DEFAULT_ADMIN_URL_TEMPLATE = "https://{shop}/admin/api/{version}/graphql.json"
+DEFAULT_OAUTH_URL_TEMPLATE = "https://{shop}/admin/oauth/{endpoint}"
 DEFAULT_GELATO_API_URL = "https://order.gelatoapis.com"
 ORDER_REFERENCE_FIELDS = ("id", "name", "order_number")
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -48,6 +51,7 @@ class Settings:
     shopify_api_secret_previous: str | None = None
     shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
     shopify_admin_url_template: str = DEFAULT_ADMIN_URL_TEMPLATE
+    shopify_oauth_url_template: str = DEFAULT_OAUTH_URL_TEMPLATE
     shopify_shop: str | None = None
     shopify_access_token: str | None = field(default=None, repr=False)
     gelato_api_url: str = DEFAULT_GELATO_API_URL
@@ -64,6 +68,7 @@ class Settings:
     retry_cap_seconds: float = 300.0
     not_found_grace_seconds: float = 300.0
     job_timeout_seconds: int = 180
+    subscription_check_seconds: int = 3600
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -75,6 +80,16 @@ class Settings:
         """The secrets a webhook signature may be made with, current first."""
         previous = (self.shopify_api_secret_previous,) if self.shopify_api_secret_previous else ()
         return (self.shopify_api_secret, *previous)
+
+    @property
+    def missing_for_install(self) -> tuple[str, ...]:
+        """The variables installing shops through OAuth needs that are not set."""
+        needed = {
+            "SHOPIFY_API_KEY": self.shopify_api_key,
+            "BRIDGE_PUBLIC_URL": self.public_url,
+            "BRIDGE_ENCRYPTION_KEY": self.encryption_keys,
+        }
+        return tuple(name for name, value in needed.items() if not value)
 
     @property
     def embedded_redis(self) -> bool:
@@ -102,14 +117,17 @@ class Settings:
             shopify_admin_url_template=env.template(
                 "SHOPIFY_ADMIN_URL_TEMPLATE", DEFAULT_ADMIN_URL_TEMPLATE, ("{shop}", "{version}")
             ),
+            shopify_oauth_url_template=env.template(
+                "SHOPIFY_OAUTH_URL_TEMPLATE", DEFAULT_OAUTH_URL_TEMPLATE, ("{shop}", "{endpoint}")
+            ),
             shopify_shop=env.shop("SHOPIFY_SHOP"),
             shopify_access_token=env.optional("SHOPIFY_ACCESS_TOKEN"),
             gelato_api_url=(
                 env.url("GELATO_API_URL", schemes=("http", "https")) or DEFAULT_GELATO_API_URL
             ).rstrip("/"),
             gelato_api_key=env.optional("GELATO_API_KEY"),
-            public_url=env.url("BRIDGE_PUBLIC_URL", schemes=("http", "https")),
-            encryption_keys=env.listed("BRIDGE_ENCRYPTION_KEY"),
+            public_url=_no_trailing_slash(env.url("BRIDGE_PUBLIC_URL", schemes=("http", "https"))),
+            encryption_keys=env.fernet_keys("BRIDGE_ENCRYPTION_KEY"),
             gelato_order_reference=env.choice(
                 "GELATO_ORDER_REFERENCE", ORDER_REFERENCE_FIELDS, "id"
             ),
@@ -120,6 +138,9 @@ class Settings:
             retry_base_seconds=env.number("BRIDGE_RETRY_BASE_SECONDS", 2.0, float),
             retry_cap_seconds=env.number("BRIDGE_RETRY_CAP_SECONDS", 300.0, float),
             not_found_grace_seconds=env.number("BRIDGE_NOT_FOUND_GRACE_SECONDS", 300.0, float),
+            subscription_check_seconds=max(
+                1, env.number("BRIDGE_SUBSCRIPTION_CHECK_SECONDS", 3600, int)
+            ),
         )
 
 
@@ -209,6 +230,27 @@ class _Env:
     def listed(self, name: str) -> tuple[str, ...]:
         value = self.optional(name) or ""
         return tuple(part.strip() for part in value.split(",") if part.strip())
+
+    def fernet_keys(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list of Fernet keys (url-safe base64 of 32 bytes), newest first."""
+        keys = self.listed(name)
+        for position, key in enumerate(keys, start=1):
+            try:
+                raw = base64.urlsafe_b64decode(key.encode("ascii"))
+            except (binascii.Error, UnicodeEncodeError, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                # The message names the variable and the position, never the key itself.
+                raise ConfigError(
+                    f"{name} key {position} is not a Fernet key (32 url-safe base64 bytes; "
+                    "make one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())')"
+                )
+        return keys
+
+
+def _no_trailing_slash(url: str | None) -> str | None:
+    return url.rstrip("/") if url else url
 
 
 def _instance_secret_key(instance_path: Path) -> str:

@@ -29,11 +29,10 @@ def report_back(services: Services, action_id: str, attempt: int) -> None:
     if outcome is Outcome.SUPERSEDED:
         storage.set_report_state(action_id, ReportState.NONE, services.clock())
         return
-    access = services.shops.get(action.shop)
-    if access is None or not access.access_token:
-        storage.set_report_state(
-            action_id, ReportState.FAILED, services.clock(), "store.no_credentials"
-        )
+    access = services.shops.load(action.shop)
+    if access is None or not access.installed or not access.access_token:
+        reason = "shop.uninstalled" if access and not access.installed else "store.no_credentials"
+        storage.set_report_state(action_id, ReportState.FAILED, services.clock(), reason)
         return
 
     def record(call: ApiCall) -> None:

@@ -10,16 +10,26 @@ from datetime import UTC, datetime
 import redis
 import requests
 
+from bridge.adapters.crypto import Cipher
 from bridge.adapters.database import make_engine
 from bridge.adapters.embedded_redis import ensure_embedded_redis
 from bridge.adapters.gelato import GelatoApi, GelatoClient
 from bridge.adapters.http import Recorder, RecordingTransport
+from bridge.adapters.oauth import OAuthClient
+from bridge.adapters.privacy import PrivacyRecords
 from bridge.adapters.queue import JobQueue
-from bridge.adapters.shops import ShopAccess, ShopDirectory, SingleStoreDirectory
+from bridge.adapters.shop_records import ShopDefaults, ShopRecords
+from bridge.adapters.shops import (
+    InstalledShopDirectory,
+    ShopAccess,
+    ShopDirectory,
+    SingleStoreDirectory,
+)
 from bridge.adapters.storage import Storage
-from bridge.adapters.store import ShopifyAdminClient, StoreAdmin
+from bridge.adapters.store import ShopifyAdminClient
 from bridge.adapters.synclog import SyncLog
 from bridge.config import Settings
+from bridge.tokens import RefreshingStoreAdmin, StoreTokens
 
 USER_AGENT = "printbridge/0.1 (+https://github.com/printbridge)"
 
@@ -39,9 +49,21 @@ class Services:
     redis: redis.Redis
     queue: JobQueue
     shops: ShopDirectory
+    shop_records: ShopRecords
+    privacy: PrivacyRecords
+    oauth: OAuthClient
     http: requests.Session
     clock: Callable[[], datetime] = utc_now
     random: Callable[[], float] = random.random
+
+    @property
+    def shop_defaults(self) -> ShopDefaults:
+        """The settings a newly installed shop starts with: the environment's."""
+        return ShopDefaults(
+            dry_run=self.settings.dry_run,
+            order_reference=self.settings.gelato_order_reference,
+            allow_country_change=self.settings.allow_country_change,
+        )
 
     def gelato(self, access: ShopAccess, recorder: Recorder) -> GelatoApi:
         """A Gelato client for one shop, recording each call."""
@@ -50,13 +72,17 @@ class Services:
             self._transport("gelato", recorder, key), self.settings.gelato_api_url, key
         )
 
-    def store(self, access: ShopAccess, recorder: Recorder) -> StoreAdmin:
-        """A store-admin client for one shop, recording each call."""
-        token = access.access_token or ""
+    def store(self, access: ShopAccess, recorder: Recorder) -> RefreshingStoreAdmin:
+        """A store-admin client for one shop, recording each call, its token kept fresh."""
         url = self.settings.shopify_admin_url_template.format(
             shop=access.shop, version=self.settings.shopify_api_version
         )
-        return ShopifyAdminClient(self._transport("store", recorder, token), url, token)
+
+        def connect(token: str) -> ShopifyAdminClient:
+            return ShopifyAdminClient(self._transport("store", recorder, token), url, token)
+
+        tokens = StoreTokens(self.shop_records, self.oauth, self.shops.load, self.clock)
+        return RefreshingStoreAdmin(access, tokens, connect)
 
     def _transport(self, service: str, recorder: Recorder, secret: str) -> RecordingTransport:
         return RecordingTransport(
@@ -78,6 +104,7 @@ def build_services(settings: Settings) -> Services:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     engine = make_engine(settings.database_url)
+    shop_records = ShopRecords(engine, Cipher(settings.encryption_keys))
     return Services(
         settings=settings,
         storage=Storage(engine),
@@ -86,6 +113,15 @@ def build_services(settings: Settings) -> Services:
         queue=JobQueue(
             connection, retries=settings.retry_max, job_timeout=settings.job_timeout_seconds
         ),
-        shops=SingleStoreDirectory(settings),
+        shops=InstalledShopDirectory(shop_records, SingleStoreDirectory(settings)),
+        shop_records=shop_records,
+        privacy=PrivacyRecords(engine),
+        oauth=OAuthClient(
+            session,
+            settings.shopify_oauth_url_template,
+            settings.shopify_api_key,
+            settings.shopify_api_secret,
+            settings.http_timeout_seconds,
+        ),
         http=session,
     )

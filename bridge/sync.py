@@ -8,6 +8,7 @@ from typing import Any
 
 from bridge.adapters.gelato import GelatoApi
 from bridge.adapters.locks import order_lock
+from bridge.adapters.shops import ShopAccess
 from bridge.adapters.storage import ActionRecord, ApiCall
 from bridge.cancel import cancel
 from bridge.domain.actions import ActionKind
@@ -18,7 +19,7 @@ from bridge.reissue import readdress
 from bridge.results import Result, RetryLater
 from bridge.services import Services
 
-RUNNERS: dict[str, Callable[[Services, ActionRecord, GelatoApi], Result]] = {
+RUNNERS: dict[str, Callable[[Services, ShopAccess, ActionRecord, GelatoApi], Result]] = {
     ActionKind.CANCEL: cancel,
     ActionKind.ADDRESS_UPDATE: readdress,
 }
@@ -97,9 +98,14 @@ def _attempt(services: Services, action_id: str) -> None:
 
 
 def _run(services: Services, action: ActionRecord, record: Any) -> Result:
-    access = services.shops.get(action.shop)
+    # Read now, not from the webhook path's cache: an uninstall must stop what is queued.
+    access = services.shops.load(action.shop)
     if access is None:
         raise PermanentError("shop.unknown", f"{action.shop} is not served by printbridge")
+    if not access.installed:
+        raise PermanentError(
+            "shop.uninstalled", f"printbridge was uninstalled from {action.shop}; nothing was done"
+        )
     if not access.gelato_api_key:
         raise PermanentError("gelato.no_key", f"no Gelato API key is set for {action.shop}")
     gelato = services.gelato(access, record)
@@ -108,7 +114,7 @@ def _run(services: Services, action: ActionRecord, record: Any) -> Result:
         raise PermanentError(
             "action.unknown_kind", f"printbridge cannot run {action.kind!r} actions"
         )
-    return run(services, action, gelato)
+    return run(services, access, action, gelato)
 
 
 def give_up(services: Services, action_id: str, error: BaseException | None) -> None:

@@ -1,8 +1,9 @@
-"""The store's Admin GraphQL API: tags and metafields on an order."""
+"""The store's Admin GraphQL API: tags and metafields on an order, webhook subscriptions."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bridge.adapters.http import Exchange, RecordingTransport
@@ -21,6 +22,28 @@ METAFIELDS_SET = """mutation printbridgeMetafieldsSet($metafields: [MetafieldsSe
   }
 }"""
 
+WEBHOOK_SUBSCRIPTIONS = """query printbridgeSubscriptions($topics: [WebhookSubscriptionTopic!]) {
+  webhookSubscriptions(first: 100, topics: $topics) { nodes { id topic uri } }
+}"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = """mutation printbridgeSubscribe(
+  $topic: WebhookSubscriptionTopic!, $webhookSubscription: WebhookSubscriptionInput!
+) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}"""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One of the shop's webhook subscriptions made through the Admin API."""
+
+    id: str
+    topic: str
+    uri: str
+
 
 class StoreAdmin(Protocol):
     """What printbridge writes onto a store order."""
@@ -33,6 +56,18 @@ class StoreAdmin(Protocol):
         self, order_gid: str, namespace: str, key: str, value: dict[str, Any]
     ) -> None:
         """Write one `json` metafield on the order."""
+        ...
+
+
+class WebhookAdmin(Protocol):
+    """The shop's webhook subscriptions made through the Admin API."""
+
+    def webhook_subscriptions(self, topics: list[str]) -> list[Subscription]:
+        """The subscriptions for these topics (GraphQL enum names like ORDERS_CANCELLED)."""
+        ...
+
+    def create_webhook_subscription(self, topic: str, uri: str) -> None:
+        """Subscribe `uri` to one topic."""
         ...
 
 
@@ -60,7 +95,22 @@ class ShopifyAdminClient:
         }
         self._mutate("metafieldsSet", METAFIELDS_SET, {"metafields": [metafield]})
 
-    def _mutate(self, field: str, query: str, variables: dict[str, Any]) -> None:
+    def webhook_subscriptions(self, topics: list[str]) -> list[Subscription]:
+        payload = self._graphql("webhookSubscriptions", WEBHOOK_SUBSCRIPTIONS, {"topics": topics})
+        return [
+            Subscription(str(node.get("id")), str(node.get("topic")), str(node.get("uri") or ""))
+            for node in payload.get("nodes") or []
+            if isinstance(node, dict)
+        ]
+
+    def create_webhook_subscription(self, topic: str, uri: str) -> None:
+        self._mutate(
+            "webhookSubscriptionCreate",
+            WEBHOOK_SUBSCRIPTION_CREATE,
+            {"topic": topic, "webhookSubscription": {"uri": uri, "format": "JSON"}},
+        )
+
+    def _graphql(self, field: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         exchange = self._transport.send(
             "POST",
             self._url,
@@ -71,6 +121,10 @@ class ShopifyAdminClient:
         body = exchange.body if isinstance(exchange.body, dict) else {}
         _raise_for_graphql_errors(body, self._secrets)
         payload = (body.get("data") or {}).get(field) or {}
+        return payload if isinstance(payload, dict) else {}
+
+    def _mutate(self, field: str, query: str, variables: dict[str, Any]) -> None:
+        payload = self._graphql(field, query, variables)
         user_errors = payload.get("userErrors") or []
         if user_errors:
             messages = "; ".join(str(error.get("message")) for error in user_errors)

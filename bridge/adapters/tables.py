@@ -1,4 +1,4 @@
-"""The sync log's tables: deliveries, actions, attempts, API calls and per-order state."""
+"""The tables: the sync log (deliveries, actions, attempts, API calls, order state) and shops."""
 
 from __future__ import annotations
 
@@ -140,5 +140,28 @@ order_states = sa.Table(
     sa.Column("cancelled_at", UTCDateTime),
     sa.Column("address_fingerprint", sa.String(32)),
     sa.Column("gelato_order_ids", sa.JSON),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Shops installed through OAuth. Columns ending in `_encrypted` hold only Fernet ciphertext
+# (bridge/adapters/crypto.py); everything else is what the webhook path may read cheaply.
+shops = sa.Table(
+    "shops",
+    metadata,
+    sa.Column("domain", sa.String(255), primary_key=True),
+    sa.Column("scopes", sa.String(255)),
+    sa.Column("access_token_encrypted", sa.Text),
+    sa.Column("access_token_expires_at", UTCDateTime),
+    sa.Column("refresh_token_encrypted", sa.Text),
+    sa.Column("refresh_token_expires_at", UTCDateTime),
+    # Moves on every new token pair: a refresh is stored only if no other got there first.
+    sa.Column("token_generation", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("gelato_api_key_encrypted", sa.Text),
+    sa.Column("gelato_key_updated_at", UTCDateTime),
+    sa.Column("dry_run", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("order_reference", sa.String(16), nullable=False, server_default="id"),
+    sa.Column("allow_country_change", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("installed_at", UTCDateTime),
+    sa.Column("uninstalled_at", UTCDateTime),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -14,7 +14,7 @@ from bridge.adapters.database import make_engine
 from bridge.adapters.migrate import downgrade, upgrade
 from bridge.adapters.tables import metadata
 
-TABLES = {"actions", "api_calls", "attempts", "deliveries", "order_states"}
+TABLES = {"actions", "api_calls", "attempts", "deliveries", "order_states", "shops"}
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from bridge.config import (
 
 REPO = Path(__file__).resolve().parents[2]
 MINIMAL = {"SHOPIFY_API_SECRET": "s3cret"}
+NEW_KEY = "mR6XdZ2cYGrmCYcqxzfa8DDWmfwH252AWGE4pueuHyU="
+OLD_KEY = "eukeeuJgpr53MDjN1-aqiEpp1NDMUdkBf0eEx849GgY="
 
 
 def from_env(instance: Path, **environ: str) -> Settings:
@@ -135,7 +137,7 @@ def test_values_are_read_and_typed(tmp_path: Path) -> None:
         GELATO_ORDER_REFERENCE="order_number",
         SHOPIFY_SHOP="my-shop.myshopify.com",
         GELATO_API_URL="http://127.0.0.1:9000/",
-        BRIDGE_ENCRYPTION_KEY=" new-key , old-key ,,",
+        BRIDGE_ENCRYPTION_KEY=f" {NEW_KEY} , {OLD_KEY} ,,",
         BRIDGE_RETRY_MAX="3",
         BRIDGE_HTTP_TIMEOUT_SECONDS="2.5",
     )
@@ -144,7 +146,7 @@ def test_values_are_read_and_typed(tmp_path: Path) -> None:
     assert settings.gelato_order_reference == "order_number"
     assert settings.shopify_shop == "my-shop.myshopify.com"
     assert settings.gelato_api_url == "http://127.0.0.1:9000"
-    assert settings.encryption_keys == ("new-key", "old-key")
+    assert settings.encryption_keys == (NEW_KEY, OLD_KEY)
     assert settings.retry_max == 3
     assert settings.http_timeout_seconds == 2.5
 
@@ -198,3 +200,61 @@ def test_create_app_without_configuration_stops_with_one_line_naming_the_secret(
     assert len(lines) == 1, completed.stderr
     assert "SHOPIFY_API_SECRET" in lines[0]
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not-a-key",
+        NEW_KEY[:-4],
+        f"{NEW_KEY},short",
+        "A" * 44,  # base64 of 33 bytes, not 32
+        "é" * 44,
+    ],
+)
+def test_malformed_encryption_key_is_a_config_error_naming_the_variable_not_the_key(
+    tmp_path: Path, value: str
+) -> None:
+    with pytest.raises(ConfigError, match="BRIDGE_ENCRYPTION_KEY") as raised:
+        from_env(tmp_path, BRIDGE_ENCRYPTION_KEY=value)
+
+    assert value not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://{shop}/admin/oauth/",
+        "https://example.com/{endpoint}",
+        "ftp://{shop}/admin/oauth/{endpoint}",
+    ],
+)
+def test_oauth_url_template_needs_http_shop_and_endpoint(tmp_path: Path, template: str) -> None:
+    with pytest.raises(ConfigError, match="SHOPIFY_OAUTH_URL_TEMPLATE"):
+        from_env(tmp_path, SHOPIFY_OAUTH_URL_TEMPLATE=template)
+
+
+def test_oauth_url_template_defaults_to_the_shops_admin(tmp_path: Path) -> None:
+    assert from_env(tmp_path).shopify_oauth_url_template == (
+        "https://{shop}/admin/oauth/{endpoint}"
+    )
+
+
+def test_installing_shops_names_each_missing_variable_but_start_up_does_not_need_them(
+    tmp_path: Path,
+) -> None:
+    bare = from_env(tmp_path)
+    ready = from_env(
+        tmp_path,
+        SHOPIFY_API_KEY="client-id",
+        BRIDGE_PUBLIC_URL="https://bridge.example.com/",
+        BRIDGE_ENCRYPTION_KEY=NEW_KEY,
+    )
+
+    assert bare.missing_for_install == (
+        "SHOPIFY_API_KEY",
+        "BRIDGE_PUBLIC_URL",
+        "BRIDGE_ENCRYPTION_KEY",
+    )
+    assert ready.missing_for_install == ()
+    assert ready.public_url == "https://bridge.example.com"
