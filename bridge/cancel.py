@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.adapters.gelato import GelatoApi, GelatoOrder
-from bridge.adapters.shops import ShopAccess
 from bridge.adapters.storage import ActionRecord
 from bridge.domain.errors import TransientError
 from bridge.domain.outcomes import CancelPlan, Outcome, Part, aggregate_cancel, plan_cancel
@@ -14,9 +13,7 @@ from bridge.results import Result
 from bridge.services import Services
 
 
-def cancel(
-    services: Services, access: ShopAccess, action: ActionRecord, gelato: GelatoApi
-) -> Result:
+def cancel(services: Services, action: ActionRecord, gelato: GelatoApi) -> Result:
     """Cancel every Gelato order of the store order that is still before production."""
     orders = [
         order for order in gelato.find_orders(action.reference) if order.order_type != "draft"

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.adapters.gelato import GelatoApi, GelatoOrder
-from bridge.adapters.shops import ShopAccess
 from bridge.adapters.storage import ActionRecord
 from bridge.cancel import describe, not_found
 from bridge.domain.address import Address, check_for_gelato, from_gelato
@@ -36,9 +35,7 @@ ACTION = "printbridge_action"
 DRAFTED, ORIGINAL_CANCELLED, DONE = "drafted", "original_cancelled", "done"
 
 
-def readdress(
-    services: Services, access: ShopAccess, action: ActionRecord, gelato: GelatoApi
-) -> Result:
+def readdress(services: Services, action: ActionRecord, gelato: GelatoApi) -> Result:
     """Re-issue every Gelato order of the store order with the action's new address."""
     target = from_gelato(action.detail.get("address"))
     check_for_gelato(target)
@@ -64,7 +61,7 @@ def readdress(
 
     for order in originals:
         part = parts.setdefault(order.id, {"status_found": order.status})
-        _readdress_part(services, access, action, gelato, order, part, target, found, save)
+        _readdress_part(services, action, gelato, order, part, target, found, save)
         save()
     results = [Part(parts[order.id]["result"]) for order in originals]
     outcome = aggregate_address(results)
@@ -83,7 +80,6 @@ def readdress(
 
 def _readdress_part(
     services: Services,
-    access: ShopAccess,
     action: ActionRecord,
     gelato: GelatoApi,
     order: GelatoOrder,
@@ -108,8 +104,7 @@ def _readdress_part(
             part.update(result=Part.ALREADY_AT_ADDRESS, step=DONE)
             return
         moves_country = bool(current.country) and current.country != target.country
-        # The shop's own setting; the environment's shop takes BRIDGE_ALLOW_COUNTRY_CHANGE.
-        if moves_country and not access.allow_country_change:
+        if moves_country and not _country_change_allowed(services, action.shop):
             raise PermanentError(
                 "address.country_change_not_allowed",
                 f"The new address is in {target.country}, the order ships to "
@@ -135,6 +130,12 @@ def _readdress_part(
     if step == ORIGINAL_CANCELLED:
         _confirm(gelato, part["draft_id"])
         part.update(result=Part.REISSUED, step=DONE, replaced_by=part["draft_id"])
+
+
+def _country_change_allowed(services: Services, shop: str) -> bool:
+    """The shop's own setting; BRIDGE_ALLOW_COUNTRY_CHANGE for the environment's shop."""
+    access = services.shops.get(shop)
+    return access.allow_country_change if access else services.settings.allow_country_change
 
 
 def _cancel_original(gelato: GelatoApi, order_id: str) -> bool:

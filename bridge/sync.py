@@ -8,7 +8,6 @@ from typing import Any
 
 from bridge.adapters.gelato import GelatoApi
 from bridge.adapters.locks import order_lock
-from bridge.adapters.shops import ShopAccess
 from bridge.adapters.storage import ActionRecord, ApiCall
 from bridge.cancel import cancel
 from bridge.domain.actions import ActionKind
@@ -19,7 +18,7 @@ from bridge.reissue import readdress
 from bridge.results import Result, RetryLater
 from bridge.services import Services
 
-RUNNERS: dict[str, Callable[[Services, ShopAccess, ActionRecord, GelatoApi], Result]] = {
+RUNNERS: dict[str, Callable[[Services, ActionRecord, GelatoApi], Result]] = {
     ActionKind.CANCEL: cancel,
     ActionKind.ADDRESS_UPDATE: readdress,
 }
@@ -114,7 +113,7 @@ def _run(services: Services, action: ActionRecord, record: Any) -> Result:
         raise PermanentError(
             "action.unknown_kind", f"printbridge cannot run {action.kind!r} actions"
         )
-    return run(services, access, action, gelato)
+    return run(services, action, gelato)
 
 
 def give_up(services: Services, action_id: str, error: BaseException | None) -> None:

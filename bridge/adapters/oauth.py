@@ -96,9 +96,7 @@ class OAuthClient:
         parsed = _json(response)
         if answer is not Answer.OK:
             code = parsed.get("error") or parsed.get("errors") or "no error code"
-            message = (
-                f"the store refused the token request ({response.status_code}: {code!s:.200})"
-            )
+            message = f"the store refused the token request ({response.status_code}: {code!s:.200})"
             raise PermanentError("oauth.refused", redact_text(message, secrets))
         return _grant(parsed)
 
