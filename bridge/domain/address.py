@@ -6,7 +6,7 @@ import hashlib
 import json
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from bridge.domain.errors import PayloadError, PermanentError
@@ -57,13 +57,17 @@ class Address:
 
         The email is left out: it belongs to the order, and changing it moves no parcel.
         """
-        canonical = {key: _fold(value) for key, value in asdict(self).items() if key != "email"}
+        canonical = {key: _fold(value) for key, value in self._fields().items() if key != "email"}
         digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode())
         return digest.hexdigest()[:32]
 
     def as_gelato(self) -> dict[str, str]:
         """The address as Gelato's `shippingAddress` object, empty fields left out."""
-        return {key: value for key, value in asdict(self).items() if value}
+        return {key: value for key, value in self._fields().items() if value}
+
+    def _fields(self) -> dict[str, str]:
+        # Not dataclasses.asdict: it deep-copies, and this runs on every webhook.
+        return {name: getattr(self, name) for name in FIELDS}
 
     def problems(self) -> list[str]:
         """What Gelato would reject in this address, in words; empty when it is acceptable."""
@@ -74,6 +78,9 @@ class Address:
             if len(getattr(self, field)) > limit
         ]
         return found
+
+
+FIELDS = tuple(field.name for field in fields(Address))
 
 
 def read_shipping_address(payload: Mapping[str, Any]) -> Address:
