@@ -21,7 +21,8 @@ def cancel(services: Services, action: ActionRecord, gelato: GelatoApi) -> Resul
     if not orders:
         return not_found(services, action)
     parts: dict[str, dict[str, Any]] = dict(action.detail.get("parts") or {})
-    detail: dict[str, Any] = {"reference": action.reference, "parts": parts}
+    # What the action was created with (a re-evaluation's link to the original) stays.
+    detail: dict[str, Any] = {**action.detail, "reference": action.reference, "parts": parts}
     for order in orders:
         parts[order.id] = _cancel_part(services, action, gelato, order, parts.get(order.id))
         services.storage.save_detail(action.id, detail, services.clock())

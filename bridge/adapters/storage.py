@@ -16,7 +16,13 @@ from bridge.adapters.recording import (
     NewDelivery,
     Recorded,
 )
-from bridge.adapters.tables import actions, api_calls, attempts, order_states
+from bridge.adapters.tables import (
+    action_gelato_orders,
+    actions,
+    api_calls,
+    attempts,
+    order_states,
+)
 from bridge.domain.actions import ActionKind, ActionState, ReportState
 from bridge.domain.outcomes import Outcome
 
@@ -197,6 +203,7 @@ class Storage:
                 .where(actions.c.id == action_id)
                 .values(detail=detail, updated_at=now)
             )
+            _link_gelato_orders(connection, action_id, detail)
 
     def finish_action(
         self,
@@ -227,6 +234,8 @@ class Storage:
                 .where(actions.c.id == action_id, actions.c.state != ActionState.DONE)
                 .values(**values)
             ).rowcount
+            if changed and detail is not None:
+                _link_gelato_orders(connection, action_id, detail)
         return bool(changed)
 
     def record_api_call(self, action_id: str, attempt: int | None, call: ApiCall) -> None:
@@ -257,6 +266,35 @@ class Storage:
                     updated_at=now,
                 )
             )
+
+
+def gelato_order_ids(detail: dict[str, Any]) -> list[str]:
+    """Every Gelato order id an action's detail names: its parts and their replacements."""
+    found: dict[str, None] = {}
+    parts = detail.get("parts") or {}
+    listed = detail.get("gelato_orders") or []
+    for key, part in [*parts.items(), *((entry.get("id"), entry) for entry in listed)]:
+        for value in (key, part.get("replaced_by"), part.get("draft_id")):
+            if isinstance(value, str) and value:
+                found[value[:64]] = None
+    return list(found)
+
+
+def _link_gelato_orders(connection: sa.Connection, action_id: str, detail: dict[str, Any]) -> None:
+    """Keep the index from Gelato order ids to this action up to date (support's search)."""
+    ids = gelato_order_ids(detail)
+    if not ids:
+        return
+    known = set(
+        connection.execute(
+            sa.select(action_gelato_orders.c.gelato_order_id).where(
+                action_gelato_orders.c.action_id == action_id
+            )
+        ).scalars()
+    )
+    new = [{"gelato_order_id": id_, "action_id": action_id} for id_ in ids if id_ not in known]
+    if new:
+        connection.execute(action_gelato_orders.insert(), new)
 
 
 __all__ = ["ActionRecord", "ApiCall", "NewAction", "NewDelivery", "Recorded", "Storage"]

@@ -123,6 +123,9 @@ def _action(row: sa.RowMapping) -> dict[str, Any]:
         "gelato_orders": detail.get("gelato_orders")
         or [{"id": key, **value} for key, value in (detail.get("parts") or {}).items()],
         "would_be": detail.get("would_be"),
+        # Set on an action started from the support console's re-evaluate: the one it redoes.
+        "reevaluates": detail.get("reevaluates"),
+        "requested_by": detail.get("requested_by"),
         "created_at": _time(row["created_at"]),
         "first_gelato_call_at": _time(row["first_gelato_call_at"]),
         "next_attempt_at": _time(row["next_attempt_at"]),

@@ -165,3 +165,42 @@ shops = sa.Table(
     sa.Column("uninstalled_at", UTCDateTime),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The support console (bridge/support): its users, handled notes, and search indexes.
+support_users = sa.Table(
+    "support_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(255), nullable=False),
+    # An Argon2id hash in PHC form (argon2-cffi), never the password.
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_sign_in_at", UTCDateTime),
+    sa.UniqueConstraint("email"),
+)
+
+# An action of the needs-attention queue that someone has dealt with: who, when, and how.
+attention_notes = sa.Table(
+    "attention_notes",
+    metadata,
+    sa.Column("action_id", sa.String(32), sa.ForeignKey("actions.id"), primary_key=True),
+    sa.Column("handled_by", sa.String(255), nullable=False),
+    sa.Column("handled_at", UTCDateTime, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
+# Every Gelato order id an action found or made (parts, replacements), so that support can
+# find an action by a Gelato order id with an index instead of scanning the JSON detail.
+action_gelato_orders = sa.Table(
+    "action_gelato_orders",
+    metadata,
+    sa.Column("gelato_order_id", sa.String(64), primary_key=True),
+    sa.Column("action_id", sa.String(32), sa.ForeignKey("actions.id"), primary_key=True),
+)
+
+# Free-text search of the console: exact matches on order names, store order ids and
+# delivery (webhook) ids, each through its own index.
+sa.Index("ix_actions_order_name", actions.c.order_name)
+sa.Index("ix_actions_order_id", actions.c.order_id)
+sa.Index("ix_deliveries_webhook_id", deliveries.c.webhook_id)

@@ -14,7 +14,17 @@ from bridge.adapters.database import make_engine
 from bridge.adapters.migrate import downgrade, upgrade
 from bridge.adapters.tables import metadata
 
-TABLES = {"actions", "api_calls", "attempts", "deliveries", "order_states", "shops"}
+TABLES = {
+    "actions",
+    "api_calls",
+    "attempts",
+    "deliveries",
+    "order_states",
+    "shops",
+    "support_users",
+    "attention_notes",
+    "action_gelato_orders",
+}
 
 
 @pytest.fixture
