@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions[EXTENSION] = services or build_services(settings)
     _register_blueprints(app)
     _register_commands(app)
+    _register_support_console(app)
     return app
 
 
@@ -74,5 +75,11 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     from bridge.commands import register
+
+    register(app)
+
+
+def _register_support_console(app: Flask) -> None:
+    from bridge.support import register
 
     register(app)
