@@ -66,11 +66,15 @@ def _configure(app: Flask, settings: Settings) -> None:
 def _register_blueprints(app: Flask) -> None:
     from bridge.api import blueprint as api
     from bridge.health import blueprint as health
+    from bridge.install import blueprint as install
+    from bridge.merchant import blueprint as merchant
     from webhooks.views import blueprint as webhooks
 
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
     app.register_blueprint(api)
+    app.register_blueprint(install)
+    app.register_blueprint(merchant)
 
 
 def _register_commands(app: Flask) -> None:

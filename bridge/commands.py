@@ -10,7 +10,10 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from bridge.adapters.migrate import upgrade
+from bridge.adapters.queue import SUBSCRIPTIONS_CHECK_ALL
 from bridge.app import services_of
+from bridge.config import Settings
+from bridge.periodic import Schedule
 
 
 def register(app: Flask) -> None:
@@ -19,6 +22,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(order)
     app.cli.add_command(sweep)
+    app.cli.add_command(subscriptions)
+    app.cli.add_command(rotate_keys)
 
 
 @click.command()
@@ -39,7 +44,8 @@ def worker(burst: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    periodic = PeriodicJobs(services_of(app).queue)
+    services = services_of(app)
+    periodic = PeriodicJobs(services.queue, also=_subscription_checks(services.settings))
     if not burst:
         periodic.start()
     try:
@@ -95,3 +101,39 @@ def sweep() -> None:
 
     swept = run_sweep(services_of(current_app))
     click.echo(f"queued {len(swept.actions)} action(s), {len(swept.reports)} report-back(s)")
+
+
+def _subscription_checks(settings: Settings) -> list[Schedule]:
+    """The periodic check of installed shops' webhook subscriptions, once installing is set up."""
+    from bridge.subscriptions import CHECK_NAME
+
+    if settings.missing_for_install:
+        return []
+    return [Schedule(SUBSCRIPTIONS_CHECK_ALL, CHECK_NAME, settings.subscription_check_seconds)]
+
+
+@click.command()
+@with_appcontext
+def subscriptions() -> None:
+    """Check every installed shop's order webhooks and re-create missing ones."""
+    from bridge.subscriptions import check_all
+
+    checks = check_all(services_of(current_app))
+    for check in checks:
+        click.echo(str(check))
+    click.echo(f"{len(checks)} installed shop(s) checked")
+    if any(check.problem for check in checks):
+        raise SystemExit(1)
+
+
+@click.command("rotate-keys")
+@with_appcontext
+def rotate_keys() -> None:
+    """Re-encrypt every stored token and Gelato key with the first BRIDGE_ENCRYPTION_KEY."""
+    from bridge.adapters.crypto import CipherError
+
+    try:
+        count = services_of(current_app).shop_records.rotate_keys()
+    except CipherError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"re-encrypted {count} secret(s) with the first key of BRIDGE_ENCRYPTION_KEY")

@@ -146,6 +146,11 @@ def _receive(services: Services, incoming: Incoming, plan: Plan) -> Recorded:
         return services.storage.record_delivery(
             _delivery(incoming, event, "unknown_shop", "shop.unknown"), None
         )
+    if not access.installed:
+        # Acknowledged so the store stops sending it; recorded so support sees why.
+        return services.storage.record_delivery(
+            _delivery(incoming, event, "ignored", "shop.uninstalled"), None
+        )
     intent = plan(event, access, incoming.received_at)
     if isinstance(intent, Skip):
         delivery = _delivery(incoming, event, "ignored", intent.reason)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import redis
 
@@ -15,24 +17,44 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_SECONDS = 60
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """A job (by its import path) to queue once in every slot of `every` seconds."""
+
+    function: str
+    name: str
+    every: float
+
+
 class PeriodicJobs(threading.Thread):
     """A daemon thread in each worker process that queues the periodic jobs when due."""
 
-    def __init__(self, queue: JobQueue, every: float = SWEEP_EVERY_SECONDS) -> None:
+    def __init__(
+        self, queue: JobQueue, every: float = SWEEP_EVERY_SECONDS, also: Sequence[Schedule] = ()
+    ) -> None:
         super().__init__(name="printbridge-periodic", daemon=True)
         self._queue = queue
-        self._every = every
+        self._schedules = (Schedule(SWEEP, "sweep", every), *also)
+        # The slot each schedule was last queued for by this process: a job that already ran
+        # (and left no trace in Redis) is not queued again in the same slot.
+        self._queued: dict[str, int] = {}
         self._stop = threading.Event()
 
     def run(self) -> None:
         while not self._stop.is_set():
-            slot = int(time.time() // self._every)
-            try:
-                if self._queue.enqueue_periodic(SWEEP, "sweep", slot):
-                    log.info("queued the sweep for slot %d", slot)
-            except redis.RedisError as error:
-                log.warning("could not queue the sweep: %s", type(error).__name__)
-            self._stop.wait(self._every - time.time() % self._every + 0.01)
+            now = time.time()
+            for schedule in self._schedules:
+                slot = int(now // schedule.every)
+                if self._queued.get(schedule.name) == slot:
+                    continue
+                try:
+                    if self._queue.enqueue_periodic(schedule.function, schedule.name, slot):
+                        log.info("queued the %s for slot %d", schedule.name, slot)
+                    self._queued[schedule.name] = slot
+                except redis.RedisError as error:
+                    log.warning("could not queue the %s: %s", schedule.name, type(error).__name__)
+            wait = min(s.every - time.time() % s.every for s in self._schedules)
+            self._stop.wait(wait + 0.01)
 
     def stop(self) -> None:
         """Stop at the next wake-up."""

@@ -18,7 +18,8 @@ from bridge.adapters.http import Recorder, RecordingTransport
 from bridge.adapters.oauth import OAuthClient
 from bridge.adapters.privacy import PrivacyRecords
 from bridge.adapters.queue import JobQueue
-from bridge.adapters.shop_records import ShopDefaults, ShopRecords
+from bridge.adapters.shop_records import ShopRecords
+from bridge.adapters.shop_values import ShopDefaults
 from bridge.adapters.shops import (
     InstalledShopDirectory,
     ShopAccess,

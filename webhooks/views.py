@@ -8,9 +8,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from bridge.app import services_of
 from bridge.config import SHOP_DOMAIN
 from bridge.domain.errors import PayloadError, Unavailable
-from bridge.intake import Incoming, receive
+from bridge.intake import Incoming
 from webhooks.headers import read_headers
-from webhooks.routing import plan_for
+from webhooks.routing import route_for
 from webhooks.signature import verify
 
 blueprint = Blueprint("webhooks", __name__)
@@ -41,8 +41,8 @@ def receive_shopify() -> Response:
     if not SHOP_DOMAIN.match(headers.shop):
         return _answer(400, "malformed shop domain")
 
-    plan = plan_for(headers.topic)
-    if plan is None:
+    route = route_for(headers.topic)
+    if route is None:
         services.queue.count(f"webhook.ignored_topic.{headers.topic}")
         return _answer(200)
 
@@ -57,7 +57,7 @@ def receive_shopify() -> Response:
         body=body,
     )
     try:
-        receive(services, incoming, plan)
+        route.receive(services, incoming)
     except PayloadError as error:
         return _answer(400, error.reason)
     except Unavailable as error:

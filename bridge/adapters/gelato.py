@@ -15,6 +15,15 @@ SEARCH_LIMIT = 100
 
 
 @dataclass(frozen=True)
+class KeyCheck:
+    """Gelato's answer to a harmless call made with a key: accepted, or its status and message."""
+
+    accepted: bool
+    status: int
+    message: str
+
+
+@dataclass(frozen=True)
 class GelatoOrder:
     """A Gelato order as a search lists it."""
 
@@ -49,6 +58,10 @@ class GelatoApi(Protocol):
 
     def delete_draft(self, order_id: str) -> Answer:
         """Delete a draft: OK, CONFLICT (not a draft) or NOT_FOUND."""
+        ...
+
+    def check_key(self) -> KeyCheck:
+        """Try the key with a search for one order, which changes nothing."""
         ...
 
 
@@ -107,6 +120,12 @@ class GelatoClient:
 
     def delete_draft(self, order_id: str) -> Answer:
         return self._answer(self._send("DELETE", f"/v4/orders/{quote(order_id, safe='')}"))
+
+    def check_key(self) -> KeyCheck:
+        exchange = self._send("POST", "/v4/orders:search", {"limit": 1})
+        if classify_status(exchange.status) is Answer.OK:
+            return KeyCheck(True, exchange.status, "key accepted")
+        return KeyCheck(False, exchange.status, redact_text(_message(exchange), (self._api_key,)))
 
     def _answer(self, exchange: Exchange) -> Answer:
         answer = classify_status(exchange.status)

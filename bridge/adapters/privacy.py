@@ -1,4 +1,4 @@
-"""The sync log and the customers in it: export, erase a customer's personal data, erase a shop."""
+"""The sync log and the customers in it: erase a customer's personal data, erase a shop."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bridge.adapters.tables import actions, api_calls, attempts, deliveries, order_states, shops
+from bridge.adapters.tables import (
+    actions,
+    api_calls,
+    attempts,
+    deliveries,
+    metadata,
+    order_states,
+    shops,
+)
 from bridge.domain.personal import REDACTED, personal_values, scrub_document, scrub_text
 
 # A body that is not JSON (cut at the size limit) cannot be searched field by field: it goes.
@@ -33,32 +41,25 @@ class PrivacyRecords:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def export(self, shop: str, order_ids: Iterable[str]) -> list[dict[str, Any]]:
-        """Everything kept about these orders: deliveries, actions, attempts, API calls."""
-        ids = sorted(set(order_ids))
+    def delivery_payload(self, shop: str, webhook_id: str) -> dict[str, Any] | None:
+        """The recorded payload (ids only) of one shop-level delivery, or None."""
         with self.engine.connect() as connection:
-            delivered = connection.execute(
-                sa.select(deliveries)
-                .where(deliveries.c.shop == shop, deliveries.c.order_id.in_(ids))
-                .order_by(deliveries.c.received_at, deliveries.c.id)
-            ).mappings()
-            found_deliveries = [_delivery_document(row) for row in delivered]
-            found_actions = [
-                _action_document(connection, row)
-                for row in connection.execute(
-                    sa.select(actions)
-                    .where(actions.c.shop == shop, actions.c.order_id.in_(ids))
-                    .order_by(actions.c.created_at, actions.c.id)
-                ).mappings()
-            ]
-        return [
-            {
-                "order_id": order_id,
-                "deliveries": [d for d in found_deliveries if d["order_id"] == order_id],
-                "actions": [a for a in found_actions if a["order_id"] == order_id],
-            }
-            for order_id in ids
-        ]
+            text = connection.execute(
+                sa.select(deliveries.c.payload).where(
+                    deliveries.c.shop == shop, deliveries.c.webhook_id == webhook_id
+                )
+            ).scalar_one_or_none()
+        parsed = _parsed(text)
+        return parsed if isinstance(parsed, dict) else None
+
+    def set_delivery_result(self, shop: str, webhook_id: str, result: str, reason: str) -> None:
+        """Record how the work a delivery asked for ended."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                deliveries.update()
+                .where(deliveries.c.shop == shop, deliveries.c.webhook_id == webhook_id)
+                .values(result=result, reason=reason)
+            )
 
     def redact_orders(self, shop: str, order_ids: Iterable[str]) -> Erased:
         """Erase personal data from everything kept about these orders; ids and outcomes stay."""
@@ -114,28 +115,21 @@ class PrivacyRecords:
         )
 
     def erase_shop(self, shop: str) -> Erased:
-        """Delete every row of the shop: its sync log, its order state, its installation."""
+        """Delete every row of the shop: its sync log, its order state, its installation.
+
+        Every table is covered, those added later too: a table with a `shop` column by it,
+        one that refers to actions by the shop's action ids (deleted before the actions).
+        """
+        of_shop = sa.select(actions.c.id).where(actions.c.shop == shop).scalar_subquery()
+        counts: dict[str, int] = {}
         with self.engine.begin() as connection:
-            of_shop = sa.select(actions.c.id).where(actions.c.shop == shop).scalar_subquery()
-            counts = {
-                "api_calls": connection.execute(
-                    api_calls.delete().where(api_calls.c.action_id.in_(of_shop))
-                ).rowcount,
-                "attempts": connection.execute(
-                    attempts.delete().where(attempts.c.action_id.in_(of_shop))
-                ).rowcount,
-                "actions": connection.execute(
-                    actions.delete().where(actions.c.shop == shop)
-                ).rowcount,
-                "deliveries": connection.execute(
-                    deliveries.delete().where(deliveries.c.shop == shop)
-                ).rowcount,
-                "order_states": connection.execute(
-                    order_states.delete().where(order_states.c.shop == shop)
-                ).rowcount,
-                "shops": connection.execute(shops.delete().where(shops.c.domain == shop)).rowcount,
-            }
-        return Erased(counts)
+            for table in reversed(metadata.sorted_tables):
+                condition = _rows_of_shop(table, shop, of_shop)
+                if condition is not None:
+                    counts[table.name] = connection.execute(
+                        table.delete().where(condition)
+                    ).rowcount
+        return Erased({name: count for name, count in counts.items() if count})
 
 
 @dataclass
@@ -199,6 +193,20 @@ class _OrderRows:
         return values
 
 
+def _rows_of_shop(
+    table: sa.Table, shop: str, of_shop: sa.ScalarSelect[Any]
+) -> sa.ColumnElement[bool] | None:
+    """Which rows of `table` belong to the shop, or None when none can."""
+    if table is shops:
+        return shops.c.domain == shop
+    if "shop" in table.c:
+        return table.c.shop == shop
+    for key in table.foreign_keys:
+        if key.column is actions.c.id:
+            return key.parent.in_(of_shop)
+    return None
+
+
 def _parsed(text: str | None) -> Any:
     if text is None:
         return None
@@ -206,16 +214,6 @@ def _parsed(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def _readable(text: str | None) -> Any:
-    """A stored body as JSON when it is JSON, else as the text it is."""
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _scrub_body(text: str | None, values: set[str]) -> str | None:
@@ -230,49 +228,3 @@ def _scrub_body(text: str | None, values: set[str]) -> str | None:
 
 def _scrub_message(text: str | None, values: set[str]) -> str | None:
     return None if text is None else scrub_text(text, values)
-
-
-def _delivery_document(row: sa.RowMapping) -> dict[str, Any]:
-    return {
-        "order_id": row["order_id"],
-        "topic": row["topic"],
-        "received_at": _time(row["received_at"]),
-        "result": row["result"],
-        "reason": row["reason"],
-        "payload": _readable(row["payload"]),
-    }
-
-
-def _action_document(connection: sa.Connection, row: sa.RowMapping) -> dict[str, Any]:
-    calls = connection.execute(
-        sa.select(api_calls)
-        .where(api_calls.c.action_id == row["id"])
-        .order_by(api_calls.c.created_at, api_calls.c.id)
-    ).mappings()
-    return {
-        "order_id": row["order_id"],
-        "id": row["id"],
-        "kind": row["kind"],
-        "outcome": row["outcome"],
-        "reason": row["reason"],
-        "message": row["message"],
-        "detail": row["detail"],
-        "created_at": _time(row["created_at"]),
-        "finished_at": _time(row["finished_at"]),
-        "api_calls": [
-            {
-                "service": call["service"],
-                "method": call["method"],
-                "url": call["url"],
-                "status": call["status"],
-                "at": _time(call["created_at"]),
-                "request_body": _readable(call["request_body"]),
-                "response_body": _readable(call["response_body"]),
-            }
-            for call in calls
-        ],
-    }
-
-
-def _time(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from contextlib import suppress
 
@@ -20,6 +21,13 @@ ACTION_FAILED = "jobs.actions.on_action_failure"
 REPORT_BACK = "jobs.report.report_back"
 REPORT_FAILED = "jobs.report.on_report_failure"
 SWEEP = "jobs.sweep.sweep"
+SUBSCRIPTIONS_CHECK = "jobs.subscriptions.check_shop"
+SUBSCRIPTIONS_CHECK_ALL = "jobs.subscriptions.check_all"
+CUSTOMER_REDACT = "jobs.compliance.redact_customer"
+SHOP_REDACT = "jobs.compliance.erase_shop"
+COMPLIANCE_FAILED = "jobs.compliance.on_compliance_failure"
+# A shop-level job that failed waits longer each time: the store or the database needs time.
+TASK_RETRY_INTERVALS = [5, 30, 120, 600]
 
 
 def report_job_id(action_id: str) -> str:
@@ -94,6 +102,36 @@ class JobQueue:
             pipeline=pipeline,
         )
 
+    def enqueue_subscriptions(self, shop: str) -> None:
+        """Queue a check of one shop's webhook subscriptions that re-creates missing ones."""
+        self.enqueue_task(SUBSCRIPTIONS_CHECK, f"subscriptions-{_digest(shop)}", shop)
+
+    def enqueue_compliance(self, function: str, shop: str, webhook_id: str) -> None:
+        """Queue the work a privacy delivery asks for (`CUSTOMER_REDACT`, `SHOP_REDACT`)."""
+        job_id = f"compliance-{_digest(shop, webhook_id)}"
+        self.enqueue_task(function, job_id, shop, webhook_id, on_failure=COMPLIANCE_FAILED)
+
+    def enqueue_task(
+        self, function: str, job_id: str, *arguments: str, on_failure: str | None = None
+    ) -> None:
+        """Queue `function(*arguments)` unless a job with this id is queued or running."""
+        with suppress(DuplicateJobError):
+            self.queue.enqueue_call(
+                function,
+                args=arguments,
+                job_id=job_id,
+                timeout=self._job_timeout,
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+                retry=(
+                    Retry(max=self._retries, interval=TASK_RETRY_INTERVALS)
+                    if self._retries
+                    else None
+                ),
+                on_failure=Callback(on_failure) if on_failure else None,
+                unique=True,
+            )
+
     def enqueue_periodic(self, function: str, name: str, slot: int) -> bool:
         """Queue `function` once for this time slot, however many workers ask; True if queued."""
         try:
@@ -129,6 +167,11 @@ class JobQueue:
     def ping(self) -> None:
         """Raise when Redis cannot be reached."""
         self.connection.ping()
+
+
+def _digest(*parts: str) -> str:
+    """A job id part for free text (RQ allows only letters, digits, `_` and `-`)."""
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
 def _text(value: bytes | str) -> str:

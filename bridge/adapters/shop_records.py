@@ -17,7 +17,9 @@ from sqlalchemy.engine import Engine
 
 from bridge.adapters.crypto import Cipher
 from bridge.adapters.oauth import TokenGrant
-from bridge.adapters.tables import UTCDateTime, shops
+from bridge.adapters.shop_values import ShopDefaults, Uninstalled
+from bridge.adapters.tables import shops
+from bridge.adapters.uninstalling import uninstall_shop
 
 SECRET_COLUMNS = ("access_token_encrypted", "refresh_token_encrypted", "gelato_api_key_encrypted")
 
@@ -53,15 +55,6 @@ class Credentials:
 
     access_token: str | None = field(repr=False)
     gelato_api_key: str | None = field(repr=False)
-
-
-@dataclass(frozen=True)
-class ShopDefaults:
-    """The settings a newly installed shop starts with (the environment's)."""
-
-    dry_run: bool
-    order_reference: str
-    allow_country_change: bool
 
 
 _RECORD_COLUMNS = (
@@ -160,42 +153,11 @@ class ShopRecords:
         with self.engine.begin() as connection:
             connection.execute(statement)
 
-    def uninstall(self, shop: str, at: datetime, now: datetime, defaults: ShopDefaults) -> bool:
-        """Delete the shop's tokens and Gelato key and mark it uninstalled at `at`.
-
-        False, changing nothing, when the shop was (re)installed after `at`: a late or retried
-        `app/uninstalled` must not undo a newer installation.
-        """
-        erased = {
-            "access_token_encrypted": None,
-            "access_token_expires_at": None,
-            "refresh_token_encrypted": None,
-            "refresh_token_expires_at": None,
-            "gelato_api_key_encrypted": None,
-            "gelato_key_updated_at": None,
-            "updated_at": now,
-        }
-        statement = self._insert(shops).values(
-            domain=shop,
-            dry_run=defaults.dry_run,
-            order_reference=defaults.order_reference,
-            allow_country_change=defaults.allow_country_change,
-            uninstalled_at=at,
-            updated_at=now,
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[shops.c.domain],
-            set_={
-                **erased,
-                "uninstalled_at": sa.func.coalesce(
-                    shops.c.uninstalled_at, sa.literal(at, UTCDateTime())
-                ),
-            },
-            where=sa.or_(shops.c.installed_at.is_(None), shops.c.installed_at <= at),
-        )
-        # RETURNING, not rowcount: psycopg reports no row count for an upsert.
-        with self.engine.begin() as connection:
-            return connection.execute(statement.returning(shops.c.domain)).first() is not None
+    def uninstall(
+        self, shop: str, at: datetime, now: datetime, defaults: ShopDefaults
+    ) -> Uninstalled:
+        """Delete the shop's credentials, mark it uninstalled, end its waiting actions."""
+        return uninstall_shop(self.engine, shop, at, now, defaults)
 
     def save_settings(
         self,

@@ -71,6 +71,8 @@ class GelatoSandbox:
 
     def __init__(self, api_key: str) -> None:
         self.api_key = api_key
+        # More accepted keys (one per merchant account), added with POST /_sandbox/keys.
+        self.api_keys = {api_key}
         self.state = GelatoState()
         self.faults = FaultPlan()
         self._map = Map(
@@ -93,6 +95,7 @@ class GelatoSandbox:
                 Rule("/_sandbox/fault-rates", methods=["POST"], endpoint="rates"),
                 Rule("/_sandbox/latency", methods=["POST"], endpoint="latency"),
                 Rule("/_sandbox/requests", methods=["GET"], endpoint="requests"),
+                Rule("/_sandbox/keys", methods=["POST"], endpoint="keys"),
                 Rule("/_sandbox/reset", methods=["POST"], endpoint="reset"),
             ],
             converters={"gid": GelatoIdConverter},
@@ -136,7 +139,7 @@ class GelatoSandbox:
             time.sleep(latency)
         endpoint, order_id, response = self._route(request)
         key = request.headers.get("X-API-KEY", "")
-        if not hmac.compare_digest(key.encode(), self.api_key.encode()):
+        if not any(hmac.compare_digest(key.encode(), known.encode()) for known in self.api_keys):
             response = _error(401, "No valid API key provided.")
         elif response is None and endpoint is not None:
             response = self._with_fault(endpoint, request, order_id)
@@ -149,6 +152,8 @@ class GelatoSandbox:
                 "status": response.status_code,
                 "at": arrived,
                 "body": logged_body(request),
+                # Which account's key was used (a sandbox holds no real secret).
+                "api_key": key,
             }
         )
         return response
@@ -192,6 +197,12 @@ class GelatoSandbox:
             self.faults.reset()
             return json_response({})
         body = read_object(request)
+        if endpoint == "keys":
+            key = body.get("key")
+            if not isinstance(key, str) or not key:
+                raise SandboxError(400, "key must be a non-empty string.")
+            self.api_keys.add(key)
+            return json_response({})
         if endpoint == "seed":
             return json_response({"orders": self.state.seed(parse_seed(body))})
         if endpoint == "move":

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from bridge.adapters.crypto import Cipher, CipherError
 from bridge.adapters.oauth import TokenGrant
-from bridge.adapters.shop_records import ShopDefaults, ShopRecords
+from bridge.adapters.shop_records import ShopRecords
+from bridge.adapters.shop_values import ShopDefaults
 from bridge.adapters.shops import InstalledShopDirectory, SingleStoreDirectory
 from tests.integration.sync_log_rows import migrated_engine
 from tests.support.apps import settings_for_test
@@ -148,7 +149,7 @@ def test_uninstall_deletes_tokens_and_key_and_keeps_the_settings(
         SHOP, NOW, dry_run=True, order_reference="name", allow_country_change=False
     )
 
-    assert records.uninstall(SHOP, NOW + timedelta(minutes=1), NOW, DEFAULTS)
+    assert records.uninstall(SHOP, NOW + timedelta(minutes=1), NOW, DEFAULTS).applied
 
     record = records.find(SHOP)
     assert record is not None
@@ -166,7 +167,7 @@ def test_uninstall_deletes_tokens_and_key_and_keeps_the_settings(
 def test_an_uninstall_older_than_the_latest_install_changes_nothing(records: ShopRecords) -> None:
     installed(records)
 
-    assert not records.uninstall(SHOP, NOW - timedelta(minutes=1), NOW, DEFAULTS)
+    assert not records.uninstall(SHOP, NOW - timedelta(minutes=1), NOW, DEFAULTS).applied
     record = records.find(SHOP)
     assert record is not None
     assert record.installed
@@ -174,7 +175,7 @@ def test_an_uninstall_older_than_the_latest_install_changes_nothing(records: Sho
 
 
 def test_uninstall_of_a_shop_never_installed_marks_it_so(records: ShopRecords) -> None:
-    assert records.uninstall(OTHER, NOW, NOW, DEFAULTS)
+    assert records.uninstall(OTHER, NOW, NOW, DEFAULTS).applied
 
     record = records.find(OTHER)
     assert record is not None
