@@ -24,7 +24,10 @@ ORDER = 7770001
 
 def cancel(client: FlaskClient) -> None:
     body = encode(order_payload(ORDER))
-    assert client.post("/webhooks/shopify", data=body, headers=delivery_headers(body)).status_code == 200
+    assert (
+        client.post("/webhooks/shopify", data=body, headers=delivery_headers(body)).status_code
+        == 200
+    )
 
 
 def action(client: FlaskClient) -> dict[str, Any]:
