@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 
 import redis
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -35,7 +35,6 @@ STATE_SALT = "printbridge.oauth-state"
 STATE_MAX_AGE_SECONDS = 600
 # The store stamps the callback when it redirects: a few minutes covers clock skew.
 TIMESTAMP_TOLERANCE_SECONDS = 300
-INSTALLED_AT_KEY = "merchant_installed_at"
 
 
 class InstallProblem(Exception):
@@ -106,9 +105,8 @@ def callback() -> ResponseReturnValue:
     services.shop_records.install(shop, grant, now, services.shop_defaults)
     services.shops.forget(shop)
     _subscribe_soon(services, shop)
-    sign_in_merchant(shop)
-    # Bound to this installation: a session from before an uninstall is worth nothing after it.
-    session[INSTALLED_AT_KEY] = now.isoformat()
+    # Bound to this installation: a session from before a reinstall is worth nothing after it.
+    sign_in_merchant(shop, installed_at=now.isoformat())
     response = redirect(url_for("merchant.settings", shop=shop))
     response.delete_cookie(STATE_COOKIE, path=url_for("install.callback"))
     log.info("installed on %s (scopes %s)", shop, grant.scopes)

@@ -32,9 +32,13 @@ from bridge.app import services_of
 from bridge.config import ORDER_REFERENCE_FIELDS
 from bridge.domain.errors import TransientError
 from bridge.domain.shop_domain import normalize_shop_domain
-from bridge.install import INSTALLED_AT_KEY
 from bridge.services import Services
-from bridge.web_security import end_session, protect_forms, session_viewer
+from bridge.web_security import (
+    MERCHANT_INSTALLED_AT_KEY,
+    end_session,
+    protect_forms,
+    session_viewer,
+)
 
 blueprint = Blueprint("merchant", __name__, url_prefix="/shops/<shop>")
 protect_forms(blueprint)
@@ -148,7 +152,11 @@ def _own_shop(shop: str) -> tuple[Services, ShopRecord]:
         abort(404)
     record = services.shop_records.find(shop)
     installed_at = record.installed_at.isoformat() if record and record.installed_at else None
-    if record is None or installed_at is None or session.get(INSTALLED_AT_KEY) != installed_at:
+    if (
+        record is None
+        or installed_at is None
+        or session.get(MERCHANT_INSTALLED_AT_KEY) != installed_at
+    ):
         # The shop was erased or installed again since: this session belongs to neither.
         end_session()
         abort(404)

@@ -258,3 +258,28 @@ def test_installing_shops_names_each_missing_variable_but_start_up_does_not_need
     )
     assert ready.missing_for_install == ()
     assert ready.public_url == "https://bridge.example.com"
+
+
+class _Recording(dict[str, str]):
+    """An environment that remembers every name asked for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_every_variable_printbridge_reads_is_documented_in_env_example(tmp_path: Path) -> None:
+    environ = _Recording(dict(MINIMAL))
+    Settings.from_env(environ, instance_path=tmp_path)
+    documented = {
+        line.split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+
+    assert environ.asked - documented == set()
+    assert "SHOPIFY_OAUTH_URL_TEMPLATE" in environ.asked
