@@ -10,6 +10,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from bridge.sandbox.gelato import GelatoSandbox
+from bridge.sandbox.oauth import OAuthSandbox
 from bridge.sandbox.server import serve_in_thread
 from bridge.sandbox.store import StoreSandbox
 
@@ -27,7 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     store = kinds.add_parser("store", help="store admin GraphQL stand-in")
     store.add_argument("--shop", action="append", default=[], help="shop domain (repeatable)")
     store.add_argument("--token", action="append", default=[], help="its access token")
-    for sub in (gelato, store):
+    oauth = kinds.add_parser("oauth", help="the shops' OAuth endpoints stand-in")
+    oauth.add_argument("--client-id", required=True, help="the app's client id")
+    oauth.add_argument("--client-secret", required=True, help="the app's client secret")
+    for sub in (gelato, store, oauth):
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=0, help="0 picks a free port")
     return parser
@@ -36,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
 def _app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> WSGIApplication:
     if args.kind == "gelato":
         return GelatoSandbox(api_key=args.api_key)
+    if args.kind == "oauth":
+        return OAuthSandbox(args.client_id, args.client_secret)
     if len(args.shop) != len(args.token):
         parser.error("give one --token per --shop")
     return StoreSandbox(tokens=dict(zip(args.shop, args.token, strict=True)))

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         ["gelato", "--api-key", "cli-key"],
         ["store", "--shop", "demo.myshopify.com", "--token", "cli-token"],
+        ["oauth", "--client-id", "cli-client", "--client-secret", "cli-secret"],
     ],
 )
 def test_sandbox_command_prints_ready_url_and_stops_cleanly_on_sigterm(args: list[str]) -> None:
