@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,14 +125,21 @@ def receive(services: Services, incoming: Incoming, plan: Plan) -> Recorded:
     Raises PayloadError (after recording the delivery as rejected) for a body that cannot be
     acted on, and Unavailable when the database or Redis cannot be reached.
     """
-    try:
+    with unavailable_on_outage(incoming.webhook_id):
         return _receive(services, incoming, plan)
+
+
+@contextmanager
+def unavailable_on_outage(webhook_id: str) -> Iterator[None]:
+    """Turn a database or Redis failure into Unavailable, which the webhook answers with 503."""
+    try:
+        yield
     except sa.exc.SQLAlchemyError as error:
-        log.exception("delivery %s not recorded: database error", incoming.webhook_id)
+        log.exception("delivery %s not recorded: database error", webhook_id)
         raise Unavailable("storage.unavailable", "could not record the delivery") from error
     except redis.RedisError as error:
-        # The delivery and its action are recorded; the store's retry re-enqueues the action.
-        log.exception("delivery %s recorded but not queued: Redis error", incoming.webhook_id)
+        # The delivery is recorded; the store's retry queues its work again.
+        log.exception("delivery %s recorded but not queued: Redis error", webhook_id)
         raise Unavailable("queue.unavailable", "could not queue the delivery") from error
 
 

@@ -13,12 +13,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import redis
-import sqlalchemy as sa
-
 from bridge.adapters.recording import NewDelivery, Recorded
-from bridge.domain.errors import PayloadError, Unavailable
-from bridge.intake import Incoming
+from bridge.domain.errors import PayloadError
+from bridge.intake import Incoming, unavailable_on_outage
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
@@ -28,14 +25,8 @@ ShopHandler = Callable[[Services, Incoming], Recorded]
 
 def receive_shop_topic(services: Services, incoming: Incoming, handle: ShopHandler) -> Recorded:
     """Run a shop topic's handler; Unavailable (503) when the database or Redis is down."""
-    try:
+    with unavailable_on_outage(incoming.webhook_id):
         return handle(services, incoming)
-    except sa.exc.SQLAlchemyError as error:
-        log.exception("delivery %s not recorded: database error", incoming.webhook_id)
-        raise Unavailable("storage.unavailable", "could not record the delivery") from error
-    except redis.RedisError as error:
-        log.exception("delivery %s recorded but not queued: Redis error", incoming.webhook_id)
-        raise Unavailable("queue.unavailable", "could not queue the delivery") from error
 
 
 def read_body(services: Services, incoming: Incoming, domain_field: str) -> dict[str, Any]:
