@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+import sqlalchemy as sa
 
 from bench.processes import (
     ROOT,
@@ -36,10 +37,24 @@ class Stack:
     env: dict[str, str]
 
     def flush_queue(self) -> None:
-        """Drop every queued job (phase A and B fill the queue while no worker runs)."""
+        """Drop phase A and B's work (they fill the queue while no worker runs).
+
+        Their actions are also closed in the sync log: otherwise the worker's sweep would find
+        them recorded but not queued, queue them all again, and phase C would measure that.
+        """
         connection = redis.Redis.from_url(self.redis_url)
         connection.flushdb()
         connection.close()
+        engine = sa.create_engine(self.env["DATABASE_URL"])
+        with engine.begin() as database:
+            database.execute(
+                sa.text(
+                    "UPDATE actions SET state = 'done', outcome = 'dry_run', "
+                    "report_state = 'none', message = 'benchmark load, not run' "
+                    "WHERE state != 'done'"
+                )
+            )
+        engine.dispose()
 
 
 def printbridge_env(
