@@ -29,6 +29,7 @@ def demo(port: int, exit_when_done: bool) -> None:
     """Start web, worker and both sandboxes; cancel and re-address orders; print outcomes."""
     secret, token, support = (secrets.token_hex(16) for _ in range(3))
     gelato_key = secrets.token_hex(16)
+    instance = instance_path()
     logs = Path(tempfile.mkdtemp(prefix="printbridge-demo-"))
     click.echo(f"logs of every process: {logs}")
     with _processes(logs) as start:
@@ -36,6 +37,9 @@ def demo(port: int, exit_when_done: bool) -> None:
         store = start("store sandbox", _sandbox("store", "--shop", SHOP, "--token", token))
         env = {
             **os.environ,
+            # Named for the children: `python -m bridge` run from a checkout imports the
+            # checkout, whose default instance folder is not this installation's.
+            "BRIDGE_INSTANCE_PATH": str(instance),
             "SHOPIFY_API_SECRET": secret,
             "SHOPIFY_SHOP": SHOP,
             "SHOPIFY_ACCESS_TOKEN": token,
@@ -71,7 +75,7 @@ def demo(port: int, exit_when_done: bool) -> None:
                 signal.pause()
     if "REDIS_URL" not in os.environ:
         # The demo's processes are gone; the embedded Redis it started goes with them.
-        stop_embedded_redis(instance_path())
+        stop_embedded_redis(instance)
 
 
 def _printbridge() -> list[str]:
