@@ -147,24 +147,26 @@ def _receive(services: Services, incoming: Incoming, plan: Plan) -> Recorded:
     try:
         event = parse_order_event(_parse_json(incoming.body))
     except PayloadError as error:
-        services.storage.record_delivery(_delivery(incoming, None, "rejected", error.reason), None)
+        services.storage.record_delivery(
+            delivery_of(incoming, None, "rejected", error.reason), None
+        )
         raise
     access = services.shops.get(incoming.shop)
     if access is None:
         return services.storage.record_delivery(
-            _delivery(incoming, event, "unknown_shop", "shop.unknown"), None
+            delivery_of(incoming, event, "unknown_shop", "shop.unknown"), None
         )
     if not access.installed:
         # Acknowledged so the store stops sending it; recorded so support sees why.
         return services.storage.record_delivery(
-            _delivery(incoming, event, "ignored", "shop.uninstalled"), None
+            delivery_of(incoming, event, "ignored", "shop.uninstalled"), None
         )
     intent = plan(event, access, incoming.received_at)
     if isinstance(intent, Skip):
-        delivery = _delivery(incoming, event, "ignored", intent.reason)
+        delivery = delivery_of(incoming, event, "ignored", intent.reason)
         return services.storage.record_delivery(delivery, None)
     recorded = services.storage.record_delivery(
-        _delivery(incoming, event, "recorded", None), intent
+        delivery_of(incoming, event, "recorded", None), intent
     )
     if recorded.enqueue and recorded.action_id is not None:
         if recorded.duplicate:
@@ -181,9 +183,14 @@ def _parse_json(body: bytes) -> object:
         raise PayloadError("payload.not_json", "the body is not JSON") from None
 
 
-def _delivery(
-    incoming: Incoming, event: OrderEvent | None, result: str, reason: str | None
+def delivery_of(
+    incoming: Incoming,
+    event: OrderEvent | None,
+    result: str,
+    reason: str | None,
+    payload: str | None = None,
 ) -> NewDelivery:
+    """The sync-log record of a delivery; `payload` replaces the body when given."""
     return NewDelivery(
         shop=incoming.shop,
         webhook_id=incoming.webhook_id,
@@ -194,7 +201,7 @@ def _delivery(
         received_at=incoming.received_at,
         order_id=event.order_id if event else None,
         event_updated_at=event.updated_at if event else None,
-        payload=incoming.body.decode("utf-8", "replace"),
+        payload=incoming.body.decode("utf-8", "replace") if payload is None else payload,
         result=result,
         reason=reason,
     )

@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bridge.adapters.recording import NewDelivery, Recorded
+from bridge.adapters.recording import Recorded
 from bridge.domain.errors import PayloadError
-from bridge.intake import Incoming, unavailable_on_outage
+from bridge.intake import Incoming, delivery_of, unavailable_on_outage
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
@@ -59,20 +59,7 @@ def record(
 ) -> Recorded:
     """Record the delivery with `kept` (ids only) as its payload."""
     return services.storage.record_delivery(
-        NewDelivery(
-            shop=incoming.shop,
-            webhook_id=incoming.webhook_id,
-            event_id=incoming.event_id,
-            topic=incoming.topic,
-            api_version=incoming.api_version,
-            triggered_at=incoming.triggered_at,
-            received_at=incoming.received_at,
-            order_id=None,
-            event_updated_at=None,
-            payload=json.dumps(kept),
-            result=result,
-            reason=reason,
-        ),
+        delivery_of(incoming, None, result, reason, payload=json.dumps(kept)),
         None,
     )
 
