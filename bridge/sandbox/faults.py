@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from bridge.sandbox.replies import JsonObject, SandboxError
 
@@ -166,3 +167,41 @@ def parse_rates(body: JsonObject) -> tuple[FaultRates, int | None]:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise SandboxError(400, "seed must be an integer.")
     return rates, seed
+
+
+class Counted(Protocol):
+    """A queued failure that lasts for its next `remaining` uses."""
+
+    remaining: int
+
+
+F = TypeVar("F", bound=Counted)
+
+
+class CountedFaults(Generic[F]):
+    """Failures queued for the next requests, oldest first, each used `remaining` times."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[F] = []
+
+    def push(self, fault: F) -> None:
+        """Queue a failure behind those already queued."""
+        with self._lock:
+            self._faults.append(fault)
+
+    def take(self) -> F | None:
+        """Use up one turn of the oldest queued failure, if any."""
+        with self._lock:
+            if not self._faults:
+                return None
+            fault = self._faults[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._faults.pop(0)
+            return fault
+
+    def clear(self) -> None:
+        """Forget every queued failure."""
+        with self._lock:
+            self._faults.clear()

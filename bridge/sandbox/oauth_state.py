@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bridge.sandbox.faults import CountedFaults
 from bridge.sandbox.replies import JsonObject, SandboxError
 
 CODE_LIFETIME_SECONDS = 600
@@ -39,7 +40,7 @@ class OAuthState:
         self._on_token = on_token
         self._codes: dict[str, tuple[str, float]] = {}
         self._grants: dict[str, _Grant] = {}
-        self._faults: list[OAuthFault] = []
+        self._faults: CountedFaults[OAuthFault] = CountedFaults()
         self._log: list[JsonObject] = []
         self.expires_in = 3600
         self.refresh_expires_in = 90 * 24 * 3600
@@ -98,20 +99,12 @@ class OAuthState:
         return {"access_token": grant.access_token, "refresh_token": grant.refresh_token}
 
     def queue_fault(self, fault: OAuthFault) -> None:
-        """Fail the next token requests."""
-        with self._lock:
-            self._faults.append(fault)
+        """Fail the next calls, `fault.remaining` of them."""
+        self._faults.push(fault)
 
     def next_fault(self) -> OAuthFault | None:
         """Use up one turn of the oldest queued failure, if any."""
-        with self._lock:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                self._faults.pop(0)
-            return fault
+        return self._faults.take()
 
     def record(self, entry: JsonObject) -> None:
         """Append one request to the log."""

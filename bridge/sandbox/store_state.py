@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bridge.sandbox.faults import CountedFaults
 from bridge.sandbox.replies import JsonObject
 from bridge.sandbox.store_input import read_metafields, read_subscription, read_tags, user_error
 
@@ -34,7 +35,7 @@ class StoreState:
         self._metafields: dict[tuple[str, str], dict[str, JsonObject]] = {}
         self._subscriptions: dict[str, list[JsonObject]] = {}
         self._calls: list[JsonObject] = []
-        self._faults: list[StoreFault] = []
+        self._faults: CountedFaults[StoreFault] = CountedFaults()
         self._ids = itertools.count(1)
 
     def register(self, shop: str, token: str) -> None:
@@ -49,20 +50,12 @@ class StoreState:
         return expected is not None and hmac.compare_digest(expected.encode(), token.encode())
 
     def queue_fault(self, fault: StoreFault) -> None:
-        """Queue a failure for the next `fault.remaining` calls."""
-        with self._lock:
-            self._faults.append(fault)
+        """Fail the next calls, `fault.remaining` of them."""
+        self._faults.push(fault)
 
     def next_fault(self) -> StoreFault | None:
-        """Consume one use of the oldest queued failure, if any."""
-        with self._lock:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                self._faults.pop(0)
-            return fault
+        """Use up one turn of the oldest queued failure, if any."""
+        return self._faults.take()
 
     def tags_add(self, shop: str, variables: JsonObject) -> JsonObject:
         """Add tags to an order, keeping existing ones and skipping duplicates."""
