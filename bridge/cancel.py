@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bridge.adapters.gelato import GelatoApi, GelatoOrder
@@ -11,6 +12,9 @@ from bridge.domain.outcomes import CancelPlan, Outcome, Part, aggregate_cancel, 
 from bridge.domain.retry import Answer
 from bridge.results import Result
 from bridge.services import Services
+
+# Set on a part once its cancel is on the way to Gelato, before any answer.
+CANCEL_SENT = "cancel_sent_at"
 
 
 def cancel(services: Services, action: ActionRecord, gelato: GelatoApi) -> Result:
@@ -23,9 +27,13 @@ def cancel(services: Services, action: ActionRecord, gelato: GelatoApi) -> Resul
     parts: dict[str, dict[str, Any]] = dict(action.detail.get("parts") or {})
     # What the action was created with (a re-evaluation's link to the original) stays.
     detail: dict[str, Any] = {**action.detail, "reference": action.reference, "parts": parts}
-    for order in orders:
-        parts[order.id] = _cancel_part(services, action, gelato, order, parts.get(order.id))
+
+    def save() -> None:
         services.storage.save_detail(action.id, detail, services.clock())
+
+    for order in orders:
+        parts[order.id] = _cancel_part(services, action, gelato, order, parts, save)
+        save()
     results = [Part(part["result"]) for part in parts.values()]
     outcome = aggregate_cancel(results)
     message = describe(outcome, orders, parts)
@@ -43,21 +51,33 @@ def _cancel_part(
     action: ActionRecord,
     gelato: GelatoApi,
     order: GelatoOrder,
-    previous: dict[str, Any] | None,
+    parts: dict[str, dict[str, Any]],
+    save: Callable[[], None],
 ) -> dict[str, Any]:
+    previous = parts.get(order.id)
     part: dict[str, Any] = {
         "status_found": order.status,
         "checked_at": services.clock().isoformat(),
     }
+    if previous and previous.get(CANCEL_SENT):
+        part[CANCEL_SENT] = previous[CANCEL_SENT]
     plan = plan_cancel(order.status)
     if plan is CancelPlan.NOTHING_ALREADY_CANCELLED:
-        # An earlier attempt of this action may have been the one that cancelled it.
-        by_us = previous is not None and previous.get("result") == Part.CANCELLED
+        # An earlier attempt of this action may have been the one that cancelled it, even if
+        # it never saw Gelato's answer: a cancel it sent counts as ours.
+        by_us = previous is not None and (
+            previous.get("result") == Part.CANCELLED or bool(previous.get(CANCEL_SENT))
+        )
         return {**part, "result": Part.CANCELLED if by_us else Part.ALREADY_CANCELLED}
     if plan is CancelPlan.NOTHING_TOO_LATE:
         return {**part, "result": Part.TOO_LATE}
     if action.dry_run:
         return {**part, "result": Part.WOULD_CANCEL}
+    # Written down before it is sent: the answer can be lost (a timeout, a worker killed) after
+    # Gelato carried it out. Until an answer replaces it, the part reads as unanswered.
+    part[CANCEL_SENT] = services.clock().isoformat()
+    parts[order.id] = {**part, "result": Part.FAILED, "reason": "gelato.cancel_unanswered"}
+    save()
     answer = gelato.cancel(order.id)
     if answer is Answer.OK:
         return {**part, "result": Part.CANCELLED}

@@ -68,6 +68,7 @@ class Settings:
     retry_cap_seconds: float = 300.0
     not_found_grace_seconds: float = 300.0
     job_timeout_seconds: int = 180
+    worker_lease_seconds: int = 60
     subscription_check_seconds: int = 3600
 
     def __post_init__(self) -> None:
@@ -138,6 +139,7 @@ class Settings:
             retry_base_seconds=env.number("BRIDGE_RETRY_BASE_SECONDS", 2.0, float),
             retry_cap_seconds=env.number("BRIDGE_RETRY_CAP_SECONDS", 300.0, float),
             not_found_grace_seconds=env.number("BRIDGE_NOT_FOUND_GRACE_SECONDS", 300.0, float),
+            worker_lease_seconds=max(1, env.number("BRIDGE_WORKER_LEASE_SECONDS", 60, int)),
             subscription_check_seconds=max(
                 1, env.number("BRIDGE_SUBSCRIPTION_CHECK_SECONDS", 3600, int)
             ),

@@ -15,7 +15,7 @@ from typing import Any
 
 from bridge.adapters.gelato import GelatoApi, GelatoOrder
 from bridge.adapters.storage import ActionRecord
-from bridge.cancel import describe, not_found
+from bridge.cancel import CANCEL_SENT, describe, not_found
 from bridge.domain.address import Address, check_for_gelato, from_gelato
 from bridge.domain.errors import PermanentError
 from bridge.domain.outcomes import (
@@ -120,7 +120,7 @@ def _readdress_part(
         part["step"] = step = DRAFTED
         save()
     if step == DRAFTED:
-        if not _cancel_original(gelato, order.id):
+        if not _cancel_original(gelato, order.id, part, save):
             # Printed between our look and our cancel: the original stays, the draft goes.
             gelato.delete_draft(part["draft_id"])
             part.update(result=Part.TOO_LATE, step=DONE, reason="gelato.conflict")
@@ -138,8 +138,23 @@ def _country_change_allowed(services: Services, shop: str) -> bool:
     return access.allow_country_change if access else services.settings.allow_country_change
 
 
-def _cancel_original(gelato: GelatoApi, order_id: str) -> bool:
-    """Cancel the original; False when it is past the cut. Already cancelled counts as done."""
+def _cancel_original(
+    gelato: GelatoApi, order_id: str, part: dict[str, Any], save: Callable[[], None]
+) -> bool:
+    """Cancel the original; False when it is past the cut. Already cancelled counts as done.
+
+    The cancel is written down before it is sent: when an attempt sent it but never saw the
+    answer, the next one reads the order first and sends it again only if it did not arrive.
+    """
+    if part.get(CANCEL_SENT):
+        current = gelato.get_order(order_id) or {}
+        status = str(current.get("fulfillmentStatus"))
+        if status in CANCELLED_STATUSES:
+            return True
+        if is_past_the_cut(status):
+            return False
+    part[CANCEL_SENT] = True
+    save()
     answer = gelato.cancel(order_id)
     if answer is Answer.OK:
         return True

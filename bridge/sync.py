@@ -35,9 +35,10 @@ def run_action(services: Services, action_id: str) -> None:
     if action.outcome is not None:
         log.info("action %s already ended %s; not redone", action_id, action.outcome)
         return
-    ttl = services.settings.job_timeout_seconds + 30
+    settings = services.settings
+    lease, longest = settings.worker_lease_seconds, settings.job_timeout_seconds
     try:
-        with order_lock(services.redis, action.shop, action.order_id, ttl):
+        with order_lock(services.redis, action.shop, action.order_id, lease, renew_for=longest):
             _attempt(services, action_id)
     except TransientError as error:
         # Only reached when the order's lock is held by another action's job.

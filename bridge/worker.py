@@ -6,22 +6,22 @@ import logging
 from typing import Any
 
 from flask import Flask
-from rq import SimpleWorker
 from rq.job import Job
 from rq.queue import Queue
 
+from bridge.adapters.leases import LeasedWorker
 from bridge.app import services_of
 from bridge.results import RetryLater
 
 log = logging.getLogger(__name__)
 
 
-class AppWorker(SimpleWorker):
+class AppWorker(LeasedWorker):
     """Runs each job in the app's context, so jobs use the app's services.
 
     Jobs run in the worker process itself (no fork per job): the app, its connection pools
     and its HTTP session are built once and reused, which keeps a job's start in the
-    milliseconds. A job that kills the process is retried by RQ's abandoned-job handling.
+    milliseconds. A job whose worker died is run again once its lease lapses (LeasedWorker).
     """
 
     def __init__(self, app: Flask, *args: Any, **kwargs: Any) -> None:
@@ -44,4 +44,9 @@ class AppWorker(SimpleWorker):
 def make_worker(app: Flask) -> AppWorker:
     """A worker on printbridge's queue, connected to the app's Redis."""
     services = services_of(app)
-    return AppWorker(app, [services.queue.queue], connection=services.redis)
+    return AppWorker(
+        app,
+        [services.queue.queue],
+        connection=services.redis,
+        lease_seconds=services.settings.worker_lease_seconds,
+    )

@@ -7,23 +7,39 @@ from contextlib import contextmanager, suppress
 
 import redis
 
+from bridge.adapters.leases import LeaseLost, renewing
 from bridge.domain.errors import TransientError
 
 
 @contextmanager
-def order_lock(connection: redis.Redis, shop: str, order_id: str, ttl: float) -> Iterator[None]:
+def order_lock(
+    connection: redis.Redis, shop: str, order_id: str, ttl: float, renew_for: float = 0.0
+) -> Iterator[None]:
     """Hold the order's lock while the block runs; TransientError when another holds it.
 
-    The lock expires after `ttl` seconds, so a worker killed while holding it blocks the
-    order for at most one job timeout.
+    The lock is a lease: it lasts `ttl` seconds and is renewed every third of that while the
+    block runs, for at most `renew_for` seconds. A worker killed while holding it blocks the
+    order for at most one `ttl`, however long the job it ran could have taken.
     """
-    lock = connection.lock(f"printbridge:order-lock:{shop}:{order_id}", timeout=ttl)
+    name = f"printbridge:order-lock:{shop}:{order_id}"
+    # Not thread-local: the renewing thread must see the token this thread acquired.
+    lock = connection.lock(name, timeout=ttl, thread_local=False)
     if not lock.acquire(blocking=False):
         raise TransientError(
             "action.order_busy", "another action for this order is running", retry_after=2
         )
+
+    def renew() -> None:
+        try:
+            lock.reacquire()
+        except redis.exceptions.LockNotOwnedError as error:
+            raise LeaseLost(
+                f"the lock of order {order_id} expired before it was renewed"
+            ) from error
+
     try:
-        yield
+        with renewing(renew, ttl / 3, renew_for, "order lock"):
+            yield
     finally:
         # LockNotOwnedError: the lock expired while the job ran; there is nothing to free.
         with suppress(redis.exceptions.LockNotOwnedError):

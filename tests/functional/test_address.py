@@ -219,6 +219,8 @@ def test_interrupted_reissue_resumes_to_exactly_one_live_order_with_the_new_addr
     # The sandbox logs the interrupted call once its own delay is over.
     wait_until(lambda: any(call["status"] == 504 for call in calls(gelato, endpoint)))
     assert len(calls(gelato, "create")) == 1
+    # A cancel whose answer was lost is not sent again: the order is read instead.
+    assert len(calls(gelato, "cancel")) == 1
     assert [order["orderType"] for order in held(gelato)] == ["order", "order"]
     assert original != replacement["id"]
 

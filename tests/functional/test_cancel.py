@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -218,6 +219,32 @@ def test_429_with_retry_after_waits_at_least_that_long(
     assert action["attempts"][0]["retry_in_seconds"] >= 1
     searches = [call for call in gelato.get("/_sandbox/requests") if call["endpoint"] == "search"]
     assert searches[1]["at"] - searches[0]["at"] >= 1.0
+
+
+def test_cancel_whose_answer_was_lost_ends_cancelled_without_a_second_cancel(
+    make_app: Any, gelato: Sandbox, store: Sandbox
+) -> None:
+    app = make_app(http_timeout_seconds=0.5)
+    client = app.test_client()
+    (gelato_id,) = seed(gelato, "passed")
+    # Gelato carries the cancel out but its answer never arrives: the same state as a worker
+    # killed while it waited for it.
+    gelato.post("/_sandbox/faults", {"endpoint": "cancel", "timeout": 1.5, "count": 1})
+
+    cancel(client)
+    drain(app)
+
+    action = only_action(client)
+    assert action["outcome"] == "cancelled"
+    assert action["gelato_orders"][0]["result"] == "cancelled"
+    assert action["gelato_orders"][0]["status_found"] == "canceled"
+    assert action["attempts"][0]["reason"] == "gelato.timeout"
+    assert "gelato:cancelled" in store_order(store)["tags"]
+    # The sandbox logs the unanswered cancel once its own delay is over.
+    deadline = time.monotonic() + 5
+    while not cancel_requests(gelato) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [call["path"] for call in cancel_requests(gelato)] == [f"/v4/orders/{gelato_id}:cancel"]
 
 
 def test_status_moving_to_printed_between_retries_ends_too_late(

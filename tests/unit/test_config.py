@@ -42,6 +42,7 @@ def test_defaults_with_only_the_webhook_secret(tmp_path: Path) -> None:
     assert settings.dry_run is False
     assert settings.support_token is None
     assert settings.webhook_secrets == ("s3cret",)
+    assert settings.worker_lease_seconds == 60
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])
@@ -140,6 +141,7 @@ def test_values_are_read_and_typed(tmp_path: Path) -> None:
         BRIDGE_ENCRYPTION_KEY=f" {NEW_KEY} , {OLD_KEY} ,,",
         BRIDGE_RETRY_MAX="3",
         BRIDGE_HTTP_TIMEOUT_SECONDS="2.5",
+        BRIDGE_WORKER_LEASE_SECONDS="15",
     )
 
     assert settings.dry_run is True
@@ -149,6 +151,7 @@ def test_values_are_read_and_typed(tmp_path: Path) -> None:
     assert settings.encryption_keys == (NEW_KEY, OLD_KEY)
     assert settings.retry_max == 3
     assert settings.http_timeout_seconds == 2.5
+    assert settings.worker_lease_seconds == 15
 
 
 def test_webhook_secrets_are_current_first_then_previous(tmp_path: Path) -> None:
