@@ -114,7 +114,7 @@ def _readdress_part(
             part.update(result=Part.WOULD_REISSUE, step=DONE)
             return
         part["draft_id"] = (
-            _find_draft(gelato, found, order.id)
+            _find_draft(gelato, found, order.id, target)
             or gelato.create_draft(_replacement(full, target, order.id, action.id))["id"]
         )
         part["step"] = step = DRAFTED
@@ -183,14 +183,21 @@ def _confirm(gelato: GelatoApi, draft_id: str) -> None:
     )
 
 
-def _find_draft(gelato: GelatoApi, found: list[GelatoOrder], original_id: str) -> str | None:
-    """A draft an interrupted attempt already made for this original, found by its metadata."""
+def _find_draft(
+    gelato: GelatoApi, found: list[GelatoOrder], original_id: str, target: Address
+) -> str | None:
+    """A draft an interrupted attempt already made for this original, found by its metadata.
+
+    Only one with the address wanted now: a draft left by an earlier edit that never finished
+    ships to that edit's address.
+    """
     for candidate in found:
         if candidate.order_type != "draft":
             continue
         full = gelato.get_order(candidate.id) or {}
         metadata = {entry.get("key"): entry.get("value") for entry in full.get("metadata") or []}
-        if metadata.get(REPLACES) == original_id:
+        address = from_gelato(full.get("shippingAddress"))
+        if metadata.get(REPLACES) == original_id and address.fingerprint() == target.fingerprint():
             return candidate.id
     return None
 

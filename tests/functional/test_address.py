@@ -225,6 +225,25 @@ def test_interrupted_reissue_resumes_to_exactly_one_live_order_with_the_new_addr
     assert original != replacement["id"]
 
 
+def test_draft_left_by_an_earlier_edit_that_failed_is_not_reused_for_a_newer_address(
+    app: Flask, client: FlaskClient, gelato: Sandbox
+) -> None:
+    seed(gelato, "passed")
+    created(client)
+    # The first edit drafts its replacement, then Gelato refuses the cancel of the original.
+    gelato.post("/_sandbox/faults", {"endpoint": "cancel", "status": 400, "count": 1})
+    edited(client, {**NEW_ADDRESS, "address1": "1 First Edit Road"})
+    drain(app)
+    newer = {**NEW_ADDRESS, "address1": "2 Second Edit Road"}
+    edited(client, newer, at="2026-11-20T10:20:00-05:00")
+    drain(app)
+
+    first, second = address_actions(client)
+    assert (first["outcome"], second["outcome"]) == ("needs_attention", "address_updated")
+    (replacement,) = live(gelato)
+    assert replacement["shippingAddress"]["addressLine1"] == "2 Second Edit Road"
+
+
 def test_our_own_tag_write_coming_back_starts_nothing(
     app: Flask, client: FlaskClient, gelato: Sandbox
 ) -> None:
