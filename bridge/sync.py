@@ -10,7 +10,7 @@ from bridge.adapters.gelato import GelatoApi
 from bridge.adapters.locks import order_lock
 from bridge.adapters.storage import ActionRecord, ApiCall
 from bridge.cancel import cancel
-from bridge.domain.actions import ActionKind
+from bridge.domain.actions import ActionKind, ReportState
 from bridge.domain.errors import PermanentError, TransientError
 from bridge.domain.outcomes import Outcome
 from bridge.domain.retry import backoff_delay
@@ -34,6 +34,9 @@ def run_action(services: Services, action_id: str) -> None:
         return
     if action.outcome is not None:
         log.info("action %s already ended %s; not redone", action_id, action.outcome)
+        if action.report_state == ReportState.PENDING:
+            # Its worker may have died between recording the outcome and queueing the report.
+            services.queue.enqueue_report(action_id)
         return
     settings = services.settings
     lease, longest = settings.worker_lease_seconds, settings.job_timeout_seconds
