@@ -15,6 +15,9 @@ from bridge.services import Services
 
 # Set on a part once its cancel is on the way to Gelato, before any answer.
 CANCEL_SENT = "cancel_sent_at"
+# Reasons of a part: a cancel sent and not (yet) answered; a cancel Gelato refused (409).
+UNANSWERED = "gelato.cancel_unanswered"
+CONFLICT = "gelato.conflict"
 
 
 def cancel(services: Services, action: ActionRecord, gelato: GelatoApi) -> Result:
@@ -54,35 +57,36 @@ def _cancel_part(
     parts: dict[str, dict[str, Any]],
     save: Callable[[], None],
 ) -> dict[str, Any]:
-    previous = parts.get(order.id)
+    previous = parts.get(order.id) or {}
     part: dict[str, Any] = {
         "status_found": order.status,
         "checked_at": services.clock().isoformat(),
     }
-    if previous and previous.get(CANCEL_SENT):
+    if previous.get(CANCEL_SENT):
         part[CANCEL_SENT] = previous[CANCEL_SENT]
     plan = plan_cancel(order.status)
     if plan is CancelPlan.NOTHING_ALREADY_CANCELLED:
         # An earlier attempt of this action may have been the one that cancelled it, even if
-        # it never saw Gelato's answer: a cancel it sent counts as ours.
-        by_us = previous is not None and (
-            previous.get("result") == Part.CANCELLED or bool(previous.get(CANCEL_SENT))
-        )
+        # it never saw Gelato's answer: a cancel it sent and got no answer to counts as ours.
+        by_us = previous.get("result") == Part.CANCELLED or previous.get("reason") == UNANSWERED
         return {**part, "result": Part.CANCELLED if by_us else Part.ALREADY_CANCELLED}
     if plan is CancelPlan.NOTHING_TOO_LATE:
         return {**part, "result": Part.TOO_LATE}
+    if previous.get("reason") == CONFLICT:
+        # Gelato refused this cancel with a 409 in an earlier attempt: that is final.
+        return {**part, "result": Part.TOO_LATE, "reason": CONFLICT}
     if action.dry_run:
         return {**part, "result": Part.WOULD_CANCEL}
     # Written down before it is sent: the answer can be lost (a timeout, a worker killed) after
     # Gelato carried it out. Until an answer replaces it, the part reads as unanswered.
     part[CANCEL_SENT] = services.clock().isoformat()
-    parts[order.id] = {**part, "result": Part.FAILED, "reason": "gelato.cancel_unanswered"}
+    parts[order.id] = {**part, "result": Part.FAILED, "reason": UNANSWERED}
     save()
     answer = gelato.cancel(order.id)
     if answer is Answer.OK:
         return {**part, "result": Part.CANCELLED}
     if answer is Answer.CONFLICT:
-        return {**part, "result": Part.TOO_LATE, "reason": "gelato.conflict"}
+        return {**part, "result": Part.TOO_LATE, "reason": CONFLICT}
     return {**part, "result": Part.FAILED, "reason": "gelato.order_vanished"}
 
 

@@ -33,6 +33,8 @@ REPLACES = "printbridge_replaces"
 ACTION = "printbridge_action"
 # Steps of one part, in order; a retry resumes at the one saved.
 DRAFTED, ORIGINAL_CANCELLED, DONE = "drafted", "original_cancelled", "done"
+# Gelato's answer to the cancel of an original, once it refused it (409, 404).
+CANCEL_ANSWER = "cancel_answer"
 
 
 def readdress(services: Services, action: ActionRecord, gelato: GelatoApi) -> Result:
@@ -143,29 +145,38 @@ def _cancel_original(
 ) -> bool:
     """Cancel the original; False when it is past the cut. Already cancelled counts as done.
 
-    The cancel is written down before it is sent: when an attempt sent it but never saw the
-    answer, the next one reads the order first and sends it again only if it did not arrive.
+    The cancel is written down before it is sent, and a refusal once it comes: a later
+    attempt never sends it again after a 409, and after a cancel whose answer was lost it
+    reads the order first and sends the cancel again only if it did not arrive.
     """
-    if part.get(CANCEL_SENT):
-        current = gelato.get_order(order_id) or {}
-        status = str(current.get("fulfillmentStatus"))
+    answer = Answer(part[CANCEL_ANSWER]) if part.get(CANCEL_ANSWER) else None
+    if answer is None and part.get(CANCEL_SENT):
+        status = _status(gelato, order_id)
         if status in CANCELLED_STATUSES:
             return True
         if is_past_the_cut(status):
             return False
-    part[CANCEL_SENT] = True
-    save()
-    answer = gelato.cancel(order_id)
-    if answer is Answer.OK:
-        return True
+    if answer is None:
+        part[CANCEL_SENT] = True
+        save()
+        answer = gelato.cancel(order_id)
+        if answer is Answer.OK:
+            return True
+        part[CANCEL_ANSWER] = answer.value
+        save()
     # A 409 may also answer a repeated cancel of an order an interrupted attempt cancelled:
     # only the order's status tells the two apart.
-    current = gelato.get_order(order_id) or {}
-    if str(current.get("fulfillmentStatus")) in CANCELLED_STATUSES:
+    if _status(gelato, order_id) in CANCELLED_STATUSES:
         return True
     if answer is Answer.NOT_FOUND:
         raise PermanentError("gelato.order_vanished", f"Gelato order {order_id} disappeared")
     return False
+
+
+def _status(gelato: GelatoApi, order_id: str) -> str:
+    """The order's fulfillment status now ("None" when Gelato does not know it)."""
+    current = gelato.get_order(order_id) or {}
+    return str(current.get("fulfillmentStatus"))
 
 
 def _confirm(gelato: GelatoApi, draft_id: str) -> None:

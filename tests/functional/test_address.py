@@ -189,6 +189,26 @@ def test_order_printed_between_draft_and_cancel_keeps_the_original_and_drops_the
     assert [order["id"] for order in held(gelato)] == [original]
 
 
+def test_cancel_refused_with_409_is_not_sent_again_when_the_attempt_is_retried(
+    app: Flask, client: FlaskClient, gelato: Sandbox
+) -> None:
+    (original,) = seed(gelato, "passed")
+    created(client)
+    # Gelato refuses the cancel of the original; dropping the draft then fails for a while.
+    gelato.post("/_sandbox/faults", {"endpoint": "cancel", "status": 409, "count": 1})
+    gelato.post("/_sandbox/faults", {"endpoint": "delete", "status": 503, "count": 1})
+
+    edited(client)
+    drain(app)
+
+    (action,) = address_actions(client)
+    assert action["outcome"] == "too_late"
+    assert [call["status"] for call in calls(gelato, "cancel")] == [409]
+    assert [call["status"] for call in calls(gelato, "delete")] == [503, 200]
+    assert [order["id"] for order in held(gelato)] == [original]
+    assert held(gelato)[0]["fulfillmentStatus"] == "passed"
+
+
 @pytest.mark.parametrize(
     "endpoint",
     [

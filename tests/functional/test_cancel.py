@@ -247,6 +247,27 @@ def test_cancel_whose_answer_was_lost_ends_cancelled_without_a_second_cancel(
     assert [call["path"] for call in cancel_requests(gelato)] == [f"/v4/orders/{gelato_id}:cancel"]
 
 
+def test_part_refused_with_409_is_not_cancelled_again_when_another_part_is_retried(
+    app: Flask, client: FlaskClient, gelato: Sandbox
+) -> None:
+    seed(gelato, "passed", "passed")
+    # The first cancel is refused, the second fails for a while: the action is retried.
+    gelato.post("/_sandbox/faults", {"endpoint": "cancel", "status": 409, "count": 1})
+    gelato.post("/_sandbox/faults", {"endpoint": "cancel", "status": 503, "count": 1})
+
+    cancel(client)
+    drain(app)
+
+    action = only_action(client)
+    assert action["outcome"] == "partially_cancelled"
+    refused, retried = [call["path"] for call in cancel_requests(gelato)][:2]
+    assert [(call["path"], call["status"]) for call in cancel_requests(gelato)] == [
+        (refused, 409),
+        (retried, 503),
+        (retried, 200),
+    ]
+
+
 def test_status_moving_to_printed_between_retries_ends_too_late(
     app: Flask, client: FlaskClient, gelato: Sandbox
 ) -> None:
