@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -35,6 +36,16 @@ class Deployment:
         return requests.get(
             self.url + path, headers={"Authorization": f"Bearer {SUPPORT_TOKEN}"}, timeout=10
         )
+
+
+def procfile_command(process: str) -> list[str]:
+    """A Procfile line as written, its program run by this interpreter (`python -m …`)."""
+    for line in (REPO / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            program, *arguments = shlex.split(command)
+            return [sys.executable, "-m", program, *arguments]
+    raise LookupError(f"no {process!r} line in the Procfile")
 
 
 def free_port() -> int:
@@ -79,6 +90,7 @@ def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
         "BRIDGE_RETRY_BASE_SECONDS": "0.5",
         "BRIDGE_RETRY_CAP_SECONDS": "1",
         "PORT": str(free_port()),
+        "WEB_CONCURRENCY": "2",
     }
     subprocess.run(
         [sys.executable, "-m", "bridge", "migrate"], env=env, cwd=REPO, check=True,
@@ -88,8 +100,7 @@ def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
     with web_log.open("wb") as web_out, worker_log.open("wb") as worker_out:
         # The Procfile's web and worker lines, run by this interpreter.
         web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{env['PORT']}",
-             "--workers", "2", "wsgi:app"],
+            procfile_command("web"),
             env=env, cwd=REPO, stdout=web_out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         worker = subprocess.Popen(
