@@ -31,6 +31,7 @@ class Deployment:
     gelato_url: str
     store_url: str
     logs: Path
+    database: Path
 
     def api(self, path: str) -> requests.Response:
         return requests.get(
@@ -70,14 +71,21 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
+def web_env() -> dict[str, str]:
+    """Variables a test module adds to the processes' environment (override to change them)."""
+    return {}
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, redis_url: str, web_env: dict[str, str]) -> Iterator[Deployment]:
     gelato = serve_in_thread(GelatoSandbox(api_key=GELATO_KEY))
     store = serve_in_thread(StoreSandbox(tokens={SHOP: ACCESS_TOKEN}))
+    database = tmp_path / "sync-log.sqlite3"
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", str(tmp_path)),
         "BRIDGE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'sync-log.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{database}",
         "REDIS_URL": redis_url,
         "SHOPIFY_API_SECRET": SECRET,
         "SHOPIFY_SHOP": SHOP,
@@ -91,6 +99,7 @@ def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
         "BRIDGE_RETRY_CAP_SECONDS": "1",
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": "2",
+        **web_env,
     }
     subprocess.run(
         [sys.executable, "-m", "bridge", "migrate"], env=env, cwd=REPO, check=True,
@@ -110,7 +119,7 @@ def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
         url = f"http://127.0.0.1:{env['PORT']}"
         try:
             wait_until_ready(url + "/readyz", web, web_log)
-            yield Deployment(url, gelato.url, store.url, tmp_path)
+            yield Deployment(url, gelato.url, store.url, tmp_path, database)
         finally:
             for process in (web, worker):
                 process.terminate()
