@@ -23,25 +23,44 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """gunicorn settings, identical for the bare app and printbridge."""
+    """gunicorn settings, identical for the bare app and printbridge: production's own."""
 
     workers: int
-    worker_class: str
-    threads: int
+    inflight: int | None = None
+    queued: int | None = None
+
+    def environment(self) -> dict[str, str]:
+        """The variables gunicorn.conf.py sizes the server from (README "Load shedding")."""
+        env = {"WEB_CONCURRENCY": str(self.workers)}
+        if self.inflight is not None:
+            env["BRIDGE_MAX_INFLIGHT_WEBHOOKS"] = str(self.inflight)
+        if self.queued is not None:
+            env["BRIDGE_MAX_QUEUED_WEBHOOKS"] = str(self.queued)
+        return env
 
     def arguments(self, port: int) -> list[str]:
-        """The command-line settings; no --access-logfile, so no access log is written."""
-        threads = ["--threads", str(self.threads)] if self.worker_class == "gthread" else []
+        """The repository's gunicorn.conf.py, as the Procfile runs it, with no access log."""
         return [
+            "--config", str(ROOT / "gunicorn.conf.py"),
             "--bind", f"127.0.0.1:{port}",
-            "--workers", str(self.workers),
-            "--worker-class", self.worker_class,
-            *threads,
-            "--backlog", "2048",
-            "--keep-alive", "5",
-            "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",  # noqa: S108
             "--log-level", "warning",
         ]  # fmt: skip
+
+    def facts(self) -> dict[str, Any]:
+        """What gunicorn.conf.py makes of these settings, for the report."""
+        from bridge.config import WebTier
+
+        web = WebTier.from_env(self.environment())
+        return {
+            "config": "gunicorn.conf.py",
+            "worker_class": "gthread",
+            "workers": web.workers,
+            "threads": web.threads,
+            "max_inflight_webhooks": web.max_inflight_webhooks,
+            "max_queued_webhooks": web.max_queued_webhooks,
+            "admission_wait_seconds": web.admission_wait_seconds,
+            "arguments": self.arguments(0),
+        }
 
 
 def free_port() -> int:

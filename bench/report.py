@@ -101,8 +101,11 @@ class Report:
     def _header(self) -> str:
         gunicorn = self.settings["gunicorn"]
         load = self.settings["load"]
-        threads = (
-            f", {gunicorn['threads']} threads" if gunicorn["worker_class"] == "gthread" else ""
+        gate = (
+            f"printbridge's gate {gunicorn['max_inflight_webhooks']} running + "
+            f"{gunicorn['max_queued_webhooks']} queued per worker"
+            if "max_inflight_webhooks" in gunicorn
+            else ""
         )
         return (
             f"machine: {self.machine['nproc']} cores ({self.machine['cpu_model']}), "
@@ -110,7 +113,7 @@ class Report:
             f"commit {(self.machine['git_commit'] or '?')[:7]}"
             f"{' + local changes' if self.machine['git_dirty'] else ''}\n"
             f"both apps: gunicorn {gunicorn['worker_class']}, {gunicorn['workers']} workers"
-            f"{threads}, 127.0.0.1, no access log\n"
+            f" x {gunicorn.get('threads', 1)} threads, 127.0.0.1, no access log; {gate}\n"
             f"phase A: {load['connections']} connections, closed loop, "
             f"{load['rounds']} rounds x {load['duration']:g} s per app (alternated); "
             f"phase B: {load['duration']:g} s open loop"

@@ -17,22 +17,17 @@ from bench.scenarios import Deliveries, Scenario
 from bench.stack import start_stack
 
 # printbridge settings from the caller's shell must not leak into the run.
-INHERITED = ("BRIDGE_", "SHOPIFY_", "GELATO_", "DATABASE_URL", "REDIS_URL")
+INHERITED = ("BRIDGE_", "SHOPIFY_", "GELATO_", "DATABASE_URL", "REDIS_URL", "WEB_CONCURRENCY")
 
 
 def run(args: argparse.Namespace, scenarios: list[Scenario]) -> Report:
     """Run phases A and B for each scenario, then phase C; return the report."""
-    settings = ServerSettings(args.workers, args.worker_class, args.threads)
+    settings = ServerSettings(args.workers, args.inflight, args.queued)
     load = Load(args.duration, args.connections, args.rounds, args.warmup)
     report = Report(
         machine=machine_facts(),
         settings={
-            "gunicorn": {
-                "workers": settings.workers,
-                "worker_class": settings.worker_class,
-                "threads": settings.threads,
-                "arguments": settings.arguments(0),
-            },
+            "gunicorn": settings.facts(),
             "load": load.__dict__,
             "load_generator": "bench/loadgen.py (asyncio, one process, pre-encoded requests)",
             "database": "SQLite file in a fresh temp dir",
@@ -47,6 +42,7 @@ def run(args: argparse.Namespace, scenarios: list[Scenario]) -> Report:
     try:
         _say(f"starting Redis, sandboxes and both gunicorns ({temp})")
         env = {key: value for key, value in os.environ.items() if not key.startswith(INHERITED)}
+        env.update(settings.environment())
         stack = start_stack(processes, temp, settings, env)
         deliveries = Deliveries(f"127.0.0.1:{stack.ports['printbridge']}", stack.secret)
         for scenario in scenarios:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from flask.sansio.scaffold import find_package
@@ -12,7 +13,11 @@ from flask.sansio.scaffold import find_package
 from bridge.config import ConfigError, Settings, instance_path_from_env
 from bridge.services import Services, build_services
 
+if TYPE_CHECKING:
+    from webhooks.admission import Admission
+
 EXTENSION = "printbridge"
+ADMISSION = "printbridge.admission"
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
@@ -24,6 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     _register_blueprints(app)
     _register_commands(app)
     _register_support_console(app)
+    _guard_webhooks(app, settings)
     return app
 
 
@@ -75,6 +81,22 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api)
     app.register_blueprint(install)
     app.register_blueprint(merchant)
+
+
+def _guard_webhooks(app: Flask, settings: Settings) -> None:
+    """Put the webhook receiver behind this process's admission gate (README "Load shedding")."""
+    from webhooks.admission import Admission, AdmissionMiddleware
+
+    web = settings.web
+    gate = Admission(web.max_inflight_webhooks, web.max_queued_webhooks, web.admission_wait_seconds)
+    app.extensions[ADMISSION] = gate
+    app.wsgi_app = AdmissionMiddleware(app.wsgi_app, gate)  # type: ignore[method-assign]
+
+
+def admission_of(app: Flask) -> Admission:
+    """The admission gate of the app's webhook receiver."""
+    gate: Admission = app.extensions[ADMISSION]
+    return gate
 
 
 def _register_commands(app: Flask) -> None:

@@ -36,6 +36,40 @@ class ConfigError(ValueError):
     """A missing or malformed configuration value, named in the message."""
 
 
+# Threads per web process beyond the webhook slots and queue: health checks, the support
+# console and the API, and answering the refused webhooks, never wait behind queued ones.
+SPARE_THREADS = 4
+
+
+@dataclass(frozen=True)
+class WebTier:
+    """How a web process serves: gunicorn's sizes and the webhook admission gate's bounds."""
+
+    port: int = 8000
+    workers: int = 2
+    # Per process: webhooks running at once, more waiting for a slot, and how long one waits.
+    max_inflight_webhooks: int = 2
+    max_queued_webhooks: int = 16
+    admission_wait_seconds: float = 1.0
+
+    @property
+    def threads(self) -> int:
+        """gunicorn threads per process: every admitted or queued webhook has one, plus spares."""
+        return self.max_inflight_webhooks + self.max_queued_webhooks + SPARE_THREADS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> WebTier:
+        """Read the web tier's variables (gunicorn.conf.py reads them through this too)."""
+        env = _Env(environ)
+        return cls(
+            port=env.bounded("PORT", 8000, 1, 65535),
+            workers=env.bounded("WEB_CONCURRENCY", 2, 1, 64),
+            max_inflight_webhooks=env.bounded("BRIDGE_MAX_INFLIGHT_WEBHOOKS", 2, 1, 64),
+            max_queued_webhooks=env.bounded("BRIDGE_MAX_QUEUED_WEBHOOKS", 16, 0, 256),
+            admission_wait_seconds=env.number("BRIDGE_ADMISSION_WAIT_SECONDS", 1.0, float),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything printbridge reads from its environment."""
@@ -70,6 +104,7 @@ class Settings:
     job_timeout_seconds: int = 180
     worker_lease_seconds: int = 60
     subscription_check_seconds: int = 3600
+    web: WebTier = WebTier()
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -143,6 +178,7 @@ class Settings:
             subscription_check_seconds=max(
                 1, env.number("BRIDGE_SUBSCRIPTION_CHECK_SECONDS", 3600, int)
             ),
+            web=WebTier.from_env(environ),
         )
 
 
@@ -190,6 +226,13 @@ class _Env:
             raise ConfigError(f"{name} must be a {kind.__name__}, not {value!r}") from None
         if not math.isfinite(number) or number < 0:
             raise ConfigError(f"{name} must be a finite number, not negative: {value!r}")
+        return number
+
+    def bounded(self, name: str, default: int, low: int, high: int) -> int:
+        """A whole number from low to high."""
+        number = self.number(name, default, int)
+        if not low <= number <= high:
+            raise ConfigError(f"{name} must be from {low} to {high}, not {number}")
         return number
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:

@@ -78,8 +78,16 @@ class Storage:
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""
-        with self.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
+        # On the driver connection, outside a transaction: every SQLAlchemy transaction on
+        # SQLite begins IMMEDIATE (a writer), and readiness must not queue for the write lock
+        # behind webhooks, nor hold it from them.
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        finally:
+            connection.close()
 
     # -- the webhook path ---------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -30,11 +31,22 @@ class Deployment:
     gelato_url: str
     store_url: str
     logs: Path
+    database: Path
 
     def api(self, path: str) -> requests.Response:
         return requests.get(
             self.url + path, headers={"Authorization": f"Bearer {SUPPORT_TOKEN}"}, timeout=10
         )
+
+
+def procfile_command(process: str) -> list[str]:
+    """A Procfile line as written, its program run by this interpreter (`python -m …`)."""
+    for line in (REPO / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            program, *arguments = shlex.split(command)
+            return [sys.executable, "-m", program, *arguments]
+    raise LookupError(f"no {process!r} line in the Procfile")
 
 
 def free_port() -> int:
@@ -59,14 +71,21 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
+def web_env() -> dict[str, str]:
+    """Variables a test module adds to the processes' environment (override to change them)."""
+    return {}
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, redis_url: str, web_env: dict[str, str]) -> Iterator[Deployment]:
     gelato = serve_in_thread(GelatoSandbox(api_key=GELATO_KEY))
     store = serve_in_thread(StoreSandbox(tokens={SHOP: ACCESS_TOKEN}))
+    database = tmp_path / "sync-log.sqlite3"
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", str(tmp_path)),
         "BRIDGE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'sync-log.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{database}",
         "REDIS_URL": redis_url,
         "SHOPIFY_API_SECRET": SECRET,
         "SHOPIFY_SHOP": SHOP,
@@ -79,6 +98,8 @@ def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
         "BRIDGE_RETRY_BASE_SECONDS": "0.5",
         "BRIDGE_RETRY_CAP_SECONDS": "1",
         "PORT": str(free_port()),
+        "WEB_CONCURRENCY": "2",
+        **web_env,
     }
     subprocess.run(
         [sys.executable, "-m", "bridge", "migrate"], env=env, cwd=REPO, check=True,
@@ -88,8 +109,7 @@ def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
     with web_log.open("wb") as web_out, worker_log.open("wb") as worker_out:
         # The Procfile's web and worker lines, run by this interpreter.
         web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{env['PORT']}",
-             "--workers", "2", "wsgi:app"],
+            procfile_command("web"),
             env=env, cwd=REPO, stdout=web_out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         worker = subprocess.Popen(
@@ -99,7 +119,7 @@ def deployment(tmp_path: Path, redis_url: str) -> Iterator[Deployment]:
         url = f"http://127.0.0.1:{env['PORT']}"
         try:
             wait_until_ready(url + "/readyz", web, web_log)
-            yield Deployment(url, gelato.url, store.url, tmp_path)
+            yield Deployment(url, gelato.url, store.url, tmp_path, database)
         finally:
             for process in (web, worker):
                 process.terminate()

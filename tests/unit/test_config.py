@@ -286,3 +286,50 @@ def test_every_variable_printbridge_reads_is_documented_in_env_example(tmp_path:
 
     assert environ.asked - documented == set()
     assert "SHOPIFY_OAUTH_URL_TEMPLATE" in environ.asked
+
+
+def test_web_tier_defaults_and_threads_cover_every_admitted_and_queued_webhook(
+    tmp_path: Path,
+) -> None:
+    web = from_env(tmp_path).web
+
+    assert (web.port, web.workers) == (8000, 2)
+    assert (web.max_inflight_webhooks, web.max_queued_webhooks) == (2, 16)
+    assert web.admission_wait_seconds == 1.0
+    assert web.threads == 2 + 16 + 4
+
+
+def test_web_tier_is_read_from_the_environment(tmp_path: Path) -> None:
+    web = from_env(
+        tmp_path,
+        PORT="5000",
+        WEB_CONCURRENCY="4",
+        BRIDGE_MAX_INFLIGHT_WEBHOOKS="3",
+        BRIDGE_MAX_QUEUED_WEBHOOKS="0",
+        BRIDGE_ADMISSION_WAIT_SECONDS="0.25",
+    ).web
+
+    assert (web.port, web.workers, web.max_inflight_webhooks) == (5000, 4, 3)
+    assert (web.max_queued_webhooks, web.admission_wait_seconds) == (0, 0.25)
+    assert web.threads == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "0"),
+        ("PORT", "70000"),
+        ("WEB_CONCURRENCY", "0"),
+        ("WEB_CONCURRENCY", "two"),
+        ("BRIDGE_MAX_INFLIGHT_WEBHOOKS", "0"),
+        ("BRIDGE_MAX_QUEUED_WEBHOOKS", "-1"),
+        ("BRIDGE_MAX_QUEUED_WEBHOOKS", "1000"),
+        ("BRIDGE_ADMISSION_WAIT_SECONDS", "-1"),
+        ("BRIDGE_ADMISSION_WAIT_SECONDS", "soon"),
+    ],
+)
+def test_malformed_web_tier_values_are_config_errors_naming_them(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    with pytest.raises(ConfigError, match=name):
+        from_env(tmp_path, **{name: value})
