@@ -38,10 +38,11 @@ class PeriodicJobs(threading.Thread):
         # The slot each schedule was last queued for by this process: a job that already ran
         # (and left no trace in Redis) is not queued again in the same slot.
         self._queued: dict[str, int] = {}
-        self._stop = threading.Event()
+        # Not `_stop`: threading.Thread has a method of that name, which a fork calls.
+        self._stopping = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             now = time.time()
             for schedule in self._schedules:
                 slot = int(now // schedule.every)
@@ -54,8 +55,8 @@ class PeriodicJobs(threading.Thread):
                 except redis.RedisError as error:
                     log.warning("could not queue the %s: %s", schedule.name, type(error).__name__)
             wait = min(s.every - time.time() % s.every for s in self._schedules)
-            self._stop.wait(wait + 0.01)
+            self._stopping.wait(wait + 0.01)
 
     def stop(self) -> None:
         """Stop at the next wake-up."""
-        self._stop.set()
+        self._stopping.set()
