@@ -9,7 +9,10 @@ Choices where gelato.md leaves the live API UNCONFIRMED:
 
 Other fault rules: a fault with a status answers before touching state; a fault with only
 a delay slows a call that then runs normally. Every /v4 request, refused ones included,
-counts towards a status-after schedule.
+counts towards a status-after schedule. A status-on-cancel move happens when a cancel for
+the order reaches the order book (not when a fault refused it), just before it is judged.
+Each logged request says when it arrived and was answered, which fault (if any) shaped its
+answer, and the Retry-After it carried.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from bridge.sandbox.faults import FaultPlan, parse_fault, parse_rates
+from bridge.sandbox.faults import Fault, FaultPlan, parse_fault, parse_rates
 from bridge.sandbox.gelato_input import (
     parse_create,
     parse_patch,
@@ -91,6 +94,11 @@ class GelatoSandbox:
                     methods=["POST"],
                     endpoint="schedule",
                 ),
+                Rule(
+                    "/_sandbox/orders/<gid:order_id>/status-on-cancel",
+                    methods=["POST"],
+                    endpoint="on_cancel",
+                ),
                 Rule("/_sandbox/faults", methods=["POST"], endpoint="faults"),
                 Rule("/_sandbox/fault-rates", methods=["POST"], endpoint="rates"),
                 Rule("/_sandbox/latency", methods=["POST"], endpoint="latency"),
@@ -139,11 +147,14 @@ class GelatoSandbox:
             time.sleep(latency)
         endpoint, order_id, response = self._route(request)
         key = request.headers.get("X-API-KEY", "")
+        fault = None
         if not any(hmac.compare_digest(key.encode(), known.encode()) for known in self.api_keys):
             response = _error(401, "No valid API key provided.")
         elif response is None and endpoint is not None:
-            response = self._with_fault(endpoint, request, order_id)
+            fault = self.faults.next_fault(endpoint)
+            response = self._with_fault(fault, endpoint, request, order_id)
         assert response is not None
+        retry_after = response.headers.get("Retry-After")
         self.state.record(
             {
                 "method": request.method,
@@ -151,6 +162,12 @@ class GelatoSandbox:
                 "endpoint": endpoint,
                 "status": response.status_code,
                 "at": arrived,
+                # When the answer left (for a timeout fault: long after the client gave up).
+                "answered": time.time(),
+                # What was injected into this answer, if anything (Fault.kind), and the
+                # Retry-After it carried: a test checks the next call came no sooner.
+                "fault": fault.kind if fault is not None else None,
+                "retry_after": int(retry_after) if retry_after is not None else None,
                 "body": logged_body(request),
                 # Which account's key was used (a sandbox holds no real secret).
                 "api_key": key,
@@ -158,8 +175,9 @@ class GelatoSandbox:
         )
         return response
 
-    def _with_fault(self, endpoint: str, request: Request, order_id: str) -> Response:
-        fault = self.faults.next_fault(endpoint)
+    def _with_fault(
+        self, fault: Fault | None, endpoint: str, request: Request, order_id: str
+    ) -> Response:
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.timeout is not None:
@@ -210,6 +228,8 @@ class GelatoSandbox:
         if endpoint == "schedule":
             after = read_integer(body.get("after_requests"), "after_requests", None, 0)
             return json_response(self.state.schedule(order_id, parse_status(body), after))
+        if endpoint == "on_cancel":
+            return json_response(self.state.move_on_cancel(order_id, parse_status(body)))
         if endpoint == "faults":
             fault, count = parse_fault(body)
             return json_response({"queued": self.faults.queue(fault, count)})
