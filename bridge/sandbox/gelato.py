@@ -147,20 +147,23 @@ class GelatoSandbox:
             time.sleep(latency)
         endpoint, order_id, response = self._route(request)
         key = request.headers.get("X-API-KEY", "")
-        fault = None
+        fault, performed = None, None
         if not any(hmac.compare_digest(key.encode(), known.encode()) for known in self.api_keys):
             response = _error(401, "No valid API key provided.")
         elif response is None and endpoint is not None:
             fault = self.faults.next_fault(endpoint)
-            response = self._with_fault(fault, endpoint, request, order_id)
+            response, performed = self._with_fault(fault, endpoint, request, order_id)
         assert response is not None
         retry_after = response.headers.get("Retry-After")
+        body = logged_body(request)
         self.state.record(
             {
                 "method": request.method,
                 "path": request.path,
                 "endpoint": endpoint,
                 "status": response.status_code,
+                # The store order the call is about, when one is known.
+                "reference": self._reference_of(endpoint, order_id, body),
                 "at": arrived,
                 # When the answer left (for a timeout fault: long after the client gave up).
                 "answered": time.time(),
@@ -168,7 +171,11 @@ class GelatoSandbox:
                 # Retry-After it carried: a test checks the next call came no sooner.
                 "fault": fault.kind if fault is not None else None,
                 "retry_after": int(retry_after) if retry_after is not None else None,
-                "body": logged_body(request),
+                # The status the call was carried out with, which the client never saw when
+                # a timeout fault answered it; otherwise the status answered, or None when a
+                # fault refused it before it reached the order book.
+                "performed": performed,
+                "body": body,
                 # Which account's key was used (a sandbox holds no real secret).
                 "api_key": key,
             }
@@ -177,17 +184,31 @@ class GelatoSandbox:
 
     def _with_fault(
         self, fault: Fault | None, endpoint: str, request: Request, order_id: str
-    ) -> Response:
+    ) -> tuple[Response, int | None]:
+        """The answer to a /v4 call shaped by its fault, and the status it was performed with."""
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.timeout is not None:
-            self._call(endpoint, request, order_id)
+            performed = self._call(endpoint, request, order_id).status_code
             time.sleep(fault.timeout)
-            return _error(504, "Gateway Timeout.")
+            return _error(504, "Gateway Timeout."), performed
         if fault is not None and fault.status is not None:
             # Answer before touching state: a refused call must have no effect.
-            return _fault_response(fault.status, fault.retry_after)
-        return self._call(endpoint, request, order_id)
+            return _fault_response(fault.status, fault.retry_after), None
+        response = self._call(endpoint, request, order_id)
+        return response, response.status_code
+
+    def _reference_of(self, endpoint: str | None, order_id: str, body: object) -> str | None:
+        if order_id:
+            return self.state.reference_of(order_id)
+        if not isinstance(body, dict):
+            return None
+        if endpoint == "search":
+            wanted = body.get("orderReferenceIds")
+            return str(wanted[0]) if isinstance(wanted, list) and len(wanted) == 1 else None
+        if endpoint == "create" and isinstance(body.get("orderReferenceId"), str):
+            return str(body["orderReferenceId"])
+        return None
 
     def _call(self, endpoint: str, request: Request, order_id: str) -> Response:
         try:

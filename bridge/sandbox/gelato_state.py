@@ -41,6 +41,8 @@ class GelatoState:
         self._scheduled: list[_Scheduled] = []
         # Order id -> the status it moves to when a cancel for it reaches the order book.
         self._on_cancel: dict[str, str] = {}
+        # Order id -> orderReferenceId of every order ever stored, deleted drafts included.
+        self._references: dict[str, str] = {}
 
     def _order(self, order_id: str) -> JsonObject:
         order = self._orders.get(order_id)
@@ -94,6 +96,7 @@ class GelatoState:
         order = build_order(spec)
         with self._lock:
             self._orders[order["id"]] = order
+            self._references[order["id"]] = order["orderReferenceId"]
             return copy.deepcopy(order)
 
     def patch(self, order_id: str, patch: PatchRequest) -> JsonObject:
@@ -146,6 +149,7 @@ class GelatoState:
         with self._lock:
             for order in orders:
                 self._orders[order["id"]] = order
+                self._references[order["id"]] = order["orderReferenceId"]
             return copy.deepcopy(orders)
 
     def move(self, order_id: str, status: str) -> JsonObject:
@@ -180,6 +184,11 @@ class GelatoState:
                 raise SandboxError(409, DRAFT_MOVE)
             self._on_cancel[order_id] = status
         return {"orderId": order_id, "status": status, "on": "cancel"}
+
+    def reference_of(self, order_id: str) -> str | None:
+        """The orderReferenceId of an order stored now or before (a deleted draft's too)."""
+        with self._lock:
+            return self._references.get(order_id)
 
     def record(self, entry: JsonObject) -> None:
         """Log a served /v4 request and apply the status moves that were waiting for it."""
@@ -218,3 +227,4 @@ class GelatoState:
             self._log.clear()
             self._scheduled.clear()
             self._on_cancel.clear()
+            self._references.clear()

@@ -304,15 +304,37 @@ def test_request_log_names_each_fault_and_the_retry_after_it_carried(gelato: Gel
     gelato.api("GET", f"/v4/orders/{seeded['id']}")
     # An earlier test's timed-out call may be logged late, when its answer finally leaves.
     log = [e for e in gelato.control("GET", "/_sandbox/requests") if e["at"] >= started]
-    assert [(e["status"], e["fault"], e["retry_after"]) for e in log] == [
-        (429, "429", 2),
-        (503, "5xx", None),
-        (504, "timeout", None),
-        (200, "delay", None),
-        (200, None, None),
+    assert [(e["status"], e["fault"], e["retry_after"], e["performed"]) for e in log] == [
+        (429, "429", 2, None),
+        (503, "5xx", None, None),
+        (504, "timeout", None, 200),
+        (200, "delay", None, 200),
+        (200, None, None, 200),
     ]
     assert log[2]["answered"] - log[2]["at"] >= 0.2
     assert all(e["answered"] >= e["at"] for e in log)
+
+
+def test_request_log_names_the_store_order_each_call_was_about(gelato: Gelato) -> None:
+    (seeded,) = gelato.seed(reference="77")
+    started = time.time()
+    draft = gelato.api("POST", "/v4/orders", json=create_body(orderType="draft")).json()
+    gelato.api("POST", "/v4/orders:search", json={"orderReferenceIds": ["77"]})
+    gelato.api("POST", "/v4/orders:search", json={"orderReferenceIds": ["77", "2001"]})
+    gelato.api("POST", f"/v4/orders/{seeded['id']}:cancel")
+    gelato.api("DELETE", f"/v4/orders/{draft['id']}")
+    gelato.api("GET", f"/v4/orders/{draft['id']}")
+    gelato.api("GET", "/v4/orders/unknown")
+    log = [e for e in gelato.control("GET", "/_sandbox/requests") if e["at"] >= started]
+    assert [(e["endpoint"], e["reference"]) for e in log] == [
+        ("create", "2001"),
+        ("search", "77"),
+        ("search", None),
+        ("cancel", "77"),
+        ("delete", "2001"),
+        ("get", "2001"),
+        ("get", None),
+    ]
 
 
 def test_fault_rates_send_retry_after_with_429_and_with_5xx_only_if_asked(
@@ -344,6 +366,19 @@ def test_status_on_cancel_makes_the_next_cancel_meet_a_printed_order(gelato: Gel
     answer = gelato.api("POST", cancel)
     assert (answer.status_code, answer.json()["message"]) == (409, PRINTED_MESSAGE)
     assert gelato.status_of(seeded["id"]) == "printed"
+
+
+def test_status_on_cancel_moves_the_order_under_a_timed_out_cancel(gelato: Gelato) -> None:
+    (seeded,) = gelato.seed(status="passed")
+    gelato.control(
+        "POST", f"/_sandbox/orders/{seeded['id']}/status-on-cancel", {"status": "printed"}
+    )
+    gelato.control("POST", "/_sandbox/faults", {"endpoint": "cancel", "timeout": 0})
+    assert gelato.api("POST", f"/v4/orders/{seeded['id']}:cancel").status_code == 504
+    assert gelato.status_of(seeded["id"]) == "printed"
+    log = gelato.control("GET", "/_sandbox/requests")
+    cancel = [e for e in log if e["path"] == f"/v4/orders/{seeded['id']}:cancel"]
+    assert [(e["status"], e["performed"]) for e in cancel] == [(504, 409)]
 
 
 def test_status_on_cancel_of_a_draft_answers_409(gelato: Gelato) -> None:
