@@ -37,6 +37,9 @@ class GelatoState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._orders: dict[str, JsonObject] = {}
+        # orderReferenceId -> the ids of its orders: a search by reference (what printbridge
+        # sends) looks at those alone, so it stays fast with thousands of orders seeded.
+        self._by_reference: dict[str, set[str]] = {}
         self._log: list[JsonObject] = []
         self._scheduled: list[_Scheduled] = []
         # Order id -> the status it moves to when a cancel for it reaches the order book.
@@ -50,11 +53,26 @@ class GelatoState:
             raise SandboxError(404, NOT_FOUND)
         return order
 
+    def _add(self, order: JsonObject) -> None:
+        self._orders[order["id"]] = order
+        self._references[order["id"]] = order["orderReferenceId"]
+        self._by_reference.setdefault(order["orderReferenceId"], set()).add(order["id"])
+
+    def _remove(self, order_id: str) -> None:
+        order = self._orders.pop(order_id)
+        self._by_reference[order["orderReferenceId"]].discard(order_id)
+
+    def _candidates(self, search: SearchFilter) -> list[JsonObject]:
+        if search.order_reference_ids is None:
+            return list(self._orders.values())
+        ids = set().union(*(self._by_reference.get(r, ()) for r in search.order_reference_ids))
+        return [self._orders[order_id] for order_id in ids]
+
     def search(self, search: SearchFilter) -> list[JsonObject]:
         """Return one page of search results, ordered by createdAt then id."""
         with self._lock:
             found = sorted(
-                (order for order in self._orders.values() if search.matches(order)),
+                (order for order in self._candidates(search) if search.matches(order)),
                 key=lambda order: (order["createdAt"], order["id"]),
             )
             page = found[search.offset : search.offset + search.limit]
@@ -95,8 +113,7 @@ class GelatoState:
         """Store a new order or draft and return it."""
         order = build_order(spec)
         with self._lock:
-            self._orders[order["id"]] = order
-            self._references[order["id"]] = order["orderReferenceId"]
+            self._add(order)
             return copy.deepcopy(order)
 
     def patch(self, order_id: str, patch: PatchRequest) -> JsonObject:
@@ -137,7 +154,7 @@ class GelatoState:
                 raise SandboxError(
                     409, "Only orders having orderType equal to 'draft' can be deleted."
                 )
-            del self._orders[order_id]
+            self._remove(order_id)
             return {}
 
     def seed(self, specs: list[NewOrder]) -> list[JsonObject]:
@@ -148,8 +165,7 @@ class GelatoState:
             order["connectedOrderIds"] = [other for other in ids if other != order["id"]]
         with self._lock:
             for order in orders:
-                self._orders[order["id"]] = order
-                self._references[order["id"]] = order["orderReferenceId"]
+                self._add(order)
             return copy.deepcopy(orders)
 
     def move(self, order_id: str, status: str) -> JsonObject:
@@ -224,6 +240,7 @@ class GelatoState:
         """Forget every order, logged request and scheduled or pending move."""
         with self._lock:
             self._orders.clear()
+            self._by_reference.clear()
             self._log.clear()
             self._scheduled.clear()
             self._on_cancel.clear()
