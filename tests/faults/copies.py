@@ -46,7 +46,8 @@ class Delivery:
 
 @dataclass
 class Copy:
-    """One copy of a delivery as sent: when, in which phase, and every answer it got."""
+    """One copy of a delivery as sent: in which phase, every answer it got, and when the last
+    try (the one answered, after any 503s) went out."""
 
     delivery: Delivery
     phase: str
@@ -75,9 +76,8 @@ class Sender:
 
     def send(self, copy: Copy) -> Copy:
         """Send the copy, and again after each 503, until it is answered otherwise."""
-        copy.sent_at = time.time()
         for _ in range(MOST_TRIES):
-            started = time.monotonic()
+            copy.sent_at, started = time.time(), time.monotonic()
             try:
                 response = self._session().post(
                     self.url,
