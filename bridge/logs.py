@@ -218,6 +218,8 @@ def logging_config(log: LogSettings, secrets: Iterable[str] = ()) -> dict[str, A
             },
         },
         "root": {"level": log.level, "handlers": ["console"]},
+        # Alembic announces its plugins at INFO each time a process loads the migrations.
+        "loggers": {"alembic": {"level": "WARNING"}},
     }
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from bridge.app import admission_of
+from bridge.config import WebTier
 from tests.functional.conftest import Sandbox
 from tests.support.webhooks import delivery_headers, encode, order_payload
 from tests.support.worker import drain
@@ -123,6 +125,21 @@ def test_refused_and_unsigned_deliveries_are_counted_with_a_bounded_topic(
     assert value(samples, deliveries, topic="orders/cancelled", result="rejected") == 1
     assert value(samples, deliveries, topic="other", result="ignored_topic") == 1
     assert not [labels for name, labels in samples if ("topic", "made/up-by-anyone") in labels]
+
+
+def test_deliveries_the_gate_refuses_are_counted_as_shed(make_app: Any) -> None:
+    app = make_app(web=WebTier(max_inflight_webhooks=1, max_queued_webhooks=0))
+    client = app.test_client()
+    admission_of(app).enter()
+    body = encode(order_payload(ORDER_ID))
+
+    assert send(client, body, **delivery_headers(body, topic="orders/updated")) == 503
+    assert send(client, body, **delivery_headers(body, prefix="Shopify-")) == 503
+    samples = scrape(client)
+
+    deliveries = "printbridge_webhook_deliveries_total"
+    assert value(samples, deliveries, topic="orders/updated", result="shed") == 1
+    assert value(samples, deliveries, topic="orders/cancelled", result="shed") == 1
 
 
 def test_metrics_need_the_bearer_token_when_one_is_set(make_app: Any) -> None:

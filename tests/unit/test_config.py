@@ -352,3 +352,19 @@ def test_malformed_web_tier_values_are_config_errors_naming_them(
 ) -> None:
     with pytest.raises(ConfigError, match=name):
         from_env(tmp_path, **{name: value})
+
+
+def test_metrics_are_open_unless_a_token_is_set_and_logs_default_to_text(tmp_path: Path) -> None:
+    default = from_env(tmp_path)
+    configured = from_env(
+        tmp_path,
+        BRIDGE_METRICS_TOKEN="metrics-token-01",
+        BRIDGE_LOG_FORMAT="json",
+        BRIDGE_LOG_LEVEL="warning",
+    )
+
+    assert default.metrics_token is None
+    assert (default.log.format, default.log.level) == ("text", "INFO")
+    assert configured.metrics_token == "metrics-token-01"
+    assert (configured.log.format, configured.log.level) == ("json", "WARNING")
+    assert "metrics-token-01" not in repr(configured)
