@@ -9,6 +9,7 @@ from bridge.app import services_of
 from bridge.config import SHOP_DOMAIN
 from bridge.domain.errors import PayloadError, Unavailable
 from bridge.intake import Incoming
+from webhooks.admission import RETRY_AFTER_SECONDS
 from webhooks.headers import read_headers
 from webhooks.routing import route_for
 from webhooks.signature import verify
@@ -19,6 +20,14 @@ blueprint = Blueprint("webhooks", __name__)
 def _answer(status: int, reason: str = "") -> Response:
     # Empty bodies: the store reads only the status, and nothing here should echo input.
     return Response(reason, status=status, mimetype="text/plain")
+
+
+def _unavailable(reason: str) -> Response:
+    # The database or Redis is down: nothing was queued, and the store's retry is the way
+    # this delivery still gets done. Retry-After as the admission gate's refusals say it.
+    answer = _answer(503, reason)
+    answer.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return answer
 
 
 @blueprint.post("/webhooks/shopify")
@@ -61,5 +70,5 @@ def receive_shopify() -> Response:
     except PayloadError as error:
         return _answer(400, error.reason)
     except Unavailable as error:
-        return _answer(503, error.reason)
+        return _unavailable(error.reason)
     return _answer(200)
