@@ -45,7 +45,10 @@ def worker(burst: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     services = services_of(app)
-    periodic = PeriodicJobs(services.queue, also=_subscription_checks(services.settings))
+    settings = services.settings
+    periodic = PeriodicJobs(
+        services.queue, every=settings.sweep_interval_seconds, also=_subscription_checks(settings)
+    )
     if not burst:
         periodic.start()
     try:

@@ -104,6 +104,9 @@ class Settings:
     job_timeout_seconds: int = 180
     worker_lease_seconds: int = 60
     subscription_check_seconds: int = 3600
+    # The sweep: how often it runs, and how old unfinished work must be before it is re-queued.
+    sweep_interval_seconds: float = 60.0
+    sweep_grace_seconds: float = 120.0
     web: WebTier = WebTier()
 
     def __post_init__(self) -> None:
@@ -178,6 +181,8 @@ class Settings:
             subscription_check_seconds=max(
                 1, env.number("BRIDGE_SUBSCRIPTION_CHECK_SECONDS", 3600, int)
             ),
+            sweep_interval_seconds=env.at_least("BRIDGE_SWEEP_INTERVAL_SECONDS", 60.0, 1.0),
+            sweep_grace_seconds=env.number("BRIDGE_SWEEP_GRACE_SECONDS", 120.0, float),
             web=WebTier.from_env(environ),
         )
 
@@ -233,6 +238,13 @@ class _Env:
         number = self.number(name, default, int)
         if not low <= number <= high:
             raise ConfigError(f"{name} must be from {low} to {high}, not {number}")
+        return number
+
+    def at_least(self, name: str, default: float, low: float) -> float:
+        """A number of seconds no smaller than `low`."""
+        number = self.number(name, default, float)
+        if number < low:
+            raise ConfigError(f"{name} must be at least {low:g}, not {number:g}")
         return number
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:

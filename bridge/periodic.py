@@ -14,8 +14,6 @@ from bridge.adapters.queue import SWEEP, JobQueue
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY_SECONDS = 60
-
 
 @dataclass(frozen=True)
 class Schedule:
@@ -29,9 +27,8 @@ class Schedule:
 class PeriodicJobs(threading.Thread):
     """A daemon thread in each worker process that queues the periodic jobs when due."""
 
-    def __init__(
-        self, queue: JobQueue, every: float = SWEEP_EVERY_SECONDS, also: Sequence[Schedule] = ()
-    ) -> None:
+    def __init__(self, queue: JobQueue, every: float, also: Sequence[Schedule] = ()) -> None:
+        """Queue the sweep every `every` seconds (BRIDGE_SWEEP_INTERVAL_SECONDS), and `also`."""
         super().__init__(name="printbridge-periodic", daemon=True)
         self._queue = queue
         self._schedules = (Schedule(SWEEP, "sweep", every), *also)

@@ -43,7 +43,7 @@ def lose_the_queue(app: Flask) -> None:
     services_of(app).redis.flushdb()
 
 
-def later(app: Flask, minutes: int) -> None:
+def later(app: Flask, minutes: float) -> None:
     services_of(app).clock = lambda: utc_now() + timedelta(minutes=minutes)
 
 
@@ -69,6 +69,20 @@ def test_fresh_work_is_left_to_its_job(app: Flask, client: FlaskClient) -> None:
 
     assert result.output.strip() == "queued 0 action(s), 0 report-back(s)"
     assert services_of(app).queue.queue.count == 1
+
+
+def test_work_is_swept_once_idle_for_the_grace_setting(make_app: Any) -> None:
+    app = make_app(sweep_grace_seconds=30.0)
+    cancel(app.test_client())
+    lose_the_queue(app)
+
+    later(app, 0.25)
+    early = app.test_cli_runner().invoke(args=["sweep"])
+    later(app, 0.75)
+    late = app.test_cli_runner().invoke(args=["sweep"])
+
+    assert early.output.strip() == "queued 0 action(s), 0 report-back(s)"
+    assert late.output.strip() == "queued 1 action(s), 0 report-back(s)"
 
 
 def test_queued_action_is_not_queued_twice(app: Flask, client: FlaskClient) -> None:
