@@ -16,6 +16,7 @@ from bridge.intake import Incoming
 from bridge.logs import bind, log_context
 from bridge.metrics import count_delivery
 from bridge.services import Services
+from webhooks.admission import RETRY_AFTER_SECONDS
 from webhooks.headers import WebhookHeaders, read_headers
 from webhooks.routing import route_for, topic_label
 from webhooks.signature import verify
@@ -34,6 +35,14 @@ def _answer(status: int, reason: str = "") -> Response:
     return Response(reason, status=status, mimetype="text/plain")
 
 
+def _unavailable(reason: str) -> Response:
+    # The database or Redis is down: nothing was queued, and the store's retry is the way
+    # this delivery still gets done. Retry-After as the admission gate's refusals say it.
+    answer = _answer(503, reason)
+    answer.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return answer
+
+
 @blueprint.post("/webhooks/shopify")
 def receive_shopify() -> Response:
     """Receive one store webhook delivery, and count it by topic and result."""
@@ -42,6 +51,8 @@ def receive_shopify() -> Response:
     with log_context():
         status, result, reason = _receive(services, headers)
     count_delivery(services.metrics, topic_label(headers.topic), result)
+    if status == 503:
+        return _unavailable(reason)
     return _answer(status, reason)
 
 

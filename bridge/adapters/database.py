@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import PoolProxiedConnection
 
 # Every wait for the database is bounded well inside the store's 5 s webhook deadline, so a
 # database that is down, unreachable or hung makes a webhook fail fast (503, the store
@@ -45,6 +48,56 @@ def make_engine(url: str) -> Engine:
     # A connection must never be shared across fork(): children start with an empty pool.
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     return engine
+
+
+@contextmanager
+def driver_connection(engine: Engine) -> Iterator[PoolProxiedConnection]:
+    """A pooled driver connection, for code that speaks to the driver directly.
+
+    The driver's errors leave as SQLAlchemy's (the webhook's 503 and readiness know those);
+    a connection found lost (the server went away, the connection was reset) is dropped
+    from the pool rather than rolled back, which would fail again, and the error says so
+    (`connection_invalidated`). The caller commits; anything else is rolled back.
+    """
+    dbapi = engine.dialect.loaded_dbapi
+    try:
+        connection = engine.raw_connection()
+    except dbapi.Error as error:
+        raise _wrapped(engine, error, invalidated=False) from error
+    try:
+        yield connection
+    except dbapi.Error as error:
+        lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(error)
+        else:
+            with suppress(dbapi.Error):
+                connection.rollback()
+        raise _wrapped(engine, error, invalidated=lost) from error
+    finally:
+        connection.close()
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether a database error says the database could not be reached or the connection was
+    lost (down, unreachable, reset, every connection busy, SQLite's write lock held too long),
+    as opposed to a statement the database refused."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError)
+
+
+def _wrapped(engine: Engine, error: Exception, invalidated: bool) -> sa.exc.DBAPIError:
+    wrapped = sa.exc.DBAPIError.instance(
+        None,
+        None,
+        error,
+        engine.dialect.loaded_dbapi.Error,
+        connection_invalidated=invalidated,
+        dialect=engine.dialect,
+    )
+    assert isinstance(wrapped, sa.exc.DBAPIError)
+    return wrapped
 
 
 def _postgresql_connect_args(url: URL) -> dict[str, Any]:

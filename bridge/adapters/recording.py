@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bridge.adapters.database import driver_connection
 from bridge.domain.actions import ActionKind, ActionState, ReportState
 from bridge.domain.outcomes import Outcome
 
@@ -145,7 +146,6 @@ class DeliveryRecorder:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        self._dbapi = engine.dialect.loaded_dbapi
         self._statements: dict[str, str] = {}
 
     def record(self, delivery: NewDelivery, intent: Intent | None) -> Recorded:
@@ -158,13 +158,13 @@ class DeliveryRecorder:
         try:
             with self._transaction() as run:
                 return self._record(run, delivery, intent)
-        except self._dbapi.IntegrityError as error:
+        except sa.exc.IntegrityError as error:
             # The delivery id is taken: a repeat of a recorded delivery. (Everything else
             # this transaction writes is an upsert or ON CONFLICT DO NOTHING.)
             with self._transaction() as run:
                 duplicate = self._duplicate(run, delivery)
             if duplicate is None:
-                raise self._wrapped(error) from error
+                raise error
             return duplicate
 
     def _record(self, run: _Run, delivery: NewDelivery, intent: Intent | None) -> Recorded:
@@ -294,11 +294,9 @@ class DeliveryRecorder:
 
     @contextmanager
     def _transaction(self) -> Iterator[_Run]:
-        try:
-            connection = self.engine.raw_connection()
-        except self._dbapi.Error as error:
-            raise self._wrapped(error) from error
-        try:
+        # Driver errors leave as SQLAlchemy's (the webhook's 503 knows those), a lost
+        # connection dropped from the pool: see `driver_connection`.
+        with driver_connection(self.engine) as connection:
             cursor = connection.cursor()
             if self._sqlite:
                 # BEGIN IMMEDIATE: take the write lock now, so writers queue on the busy
@@ -311,20 +309,6 @@ class DeliveryRecorder:
 
             yield run
             connection.commit()
-        except self._dbapi.IntegrityError:
-            connection.rollback()
-            raise
-        except self._dbapi.Error as error:
-            connection.rollback()
-            raise self._wrapped(error) from error
-        finally:
-            connection.close()
-
-    def _wrapped(self, error: Exception) -> sa.exc.StatementError:
-        # Callers (and the webhook's 503) know SQLAlchemy's errors, not each driver's.
-        return sa.exc.DBAPIError.instance(
-            None, None, error, self._dbapi.Error, dialect=self.engine.dialect
-        )
 
     def _driver_sql(self, statement: str) -> str:
         """The statement in the driver's parameter style (`:name` or `%(name)s`)."""
