@@ -93,6 +93,18 @@ SELECT_STATE = """
 SELECT applied_updated_at, cancelled_at, address_fingerprint FROM order_states
 WHERE shop = :shop AND order_id = :order_id"""
 
+# PostgreSQL: the order's state read and its row locked until commit, so that the recordings
+# of one order's events run one after the other. A waiting recording then reads what the
+# other committed (READ COMMITTED re-reads a locked row once it is released).
+SELECT_STATE_FOR_UPDATE = SELECT_STATE + "\nFOR UPDATE"
+
+# PostgreSQL, an order with no state yet: an empty state row, inserted to be held. A recording
+# that inserts it at the same time waits for this one to commit, then finds nothing returned.
+INSERT_EMPTY_STATE = """
+INSERT INTO order_states (shop, order_id, updated_at) VALUES (:shop, :order_id, :now)
+ON CONFLICT (shop, order_id) DO NOTHING
+RETURNING applied_updated_at, cancelled_at, address_fingerprint"""
+
 INSERT_ACTION = """
 INSERT INTO actions (id, shop, order_id, order_name, order_gid, reference, kind, dedupe_key,
     event_updated_at, state, detail, attempts, dry_run, created_at, updated_at, report_state)
@@ -192,14 +204,14 @@ class DeliveryRecorder:
     def _route(self, run: _Run, intent: Intent) -> tuple[str, str | None, str | None, bool]:
         """Decide what the event does: (result, reason, action id, enqueue)."""
         key = {"shop": intent.shop, "order_id": intent.order_id}
-        state = run(SELECT_STATE, **key).fetchone()
+        now = _time(intent.created_at)
+        state = self._read_state(run, key, now)
         applied, cancelled, fingerprint = (
             (_read_time(state[0]), state[1], state[2]) if state else (None, None, None)
         )
         updated_at = intent.event_updated_at
         if applied and updated_at and updated_at < applied:
             return "stale", "event.older_than_applied", None, False
-        now = _time(intent.created_at)
         if isinstance(intent, AddressSeen):
             if fingerprint is None:
                 self._save_state(run, key, now, fingerprint=intent.fingerprint)
@@ -242,6 +254,25 @@ class DeliveryRecorder:
         )
         return "accepted", None, intent.id, True
 
+    def _read_state(self, run: _Run, key: dict[str, str], now: str | None) -> Any:
+        """The order's state row, or None; no other recording for the order runs until commit.
+
+        Everything this recording decides (stale, unchanged, which waiting edits it ends) rests
+        on this read: two edits of one order recorded side by side must not both decide from
+        the state before either. SQLite: BEGIN IMMEDIATE took the database's write lock before
+        this read. PostgreSQL: the order's row is locked, in the same statement while the order
+        has state (no extra round trip); the first event of an order inserts a row to hold.
+        """
+        if self._sqlite:
+            return run(SELECT_STATE, **key).fetchone()
+        state = run(SELECT_STATE_FOR_UPDATE, **key).fetchone()
+        if state is None:
+            state = run(INSERT_EMPTY_STATE, **key, now=now).fetchone()
+        if state is None:
+            # Another recording inserted the row first and has committed: read what it left.
+            state = run(SELECT_STATE_FOR_UPDATE, **key).fetchone()
+        return state
+
     def _save_state(
         self,
         run: _Run,
@@ -261,10 +292,9 @@ class DeliveryRecorder:
         """End older address edits of the order that have not started: the newest wins.
 
         One that has started may have cancelled a Gelato order already; it runs to its end,
-        and the new action re-addresses what it leaves. The action of this very event is never
-        ended here: on PostgreSQL another delivery of the event (the store re-emits events under
-        new webhook ids) may have created it after this transaction read the order's state, and
-        this delivery then only repeats it.
+        and the new action re-addresses what it leaves. The action of this very event (another
+        delivery of it: the store re-emits events under new webhook ids) is never ended here,
+        should it exist: this delivery then only repeats it.
         """
         run(
             SUPERSEDE_WAITING,
