@@ -122,7 +122,7 @@ SUPERSEDE_WAITING = """
 UPDATE actions SET state = :done, outcome = :superseded, reason = 'address.superseded',
     message = :message, finished_at = :now, updated_at = :now, report_state = :no_report
 WHERE shop = :shop AND order_id = :order_id AND kind = :kind AND state = :pending
-    AND attempts = 0"""
+    AND attempts = 0 AND dedupe_key <> :dedupe_key"""
 
 INSERT_DELIVERY = """
 INSERT INTO deliveries (shop, webhook_id, event_id, topic, api_version, triggered_at,
@@ -261,13 +261,17 @@ class DeliveryRecorder:
         """End older address edits of the order that have not started: the newest wins.
 
         One that has started may have cancelled a Gelato order already; it runs to its end,
-        and the new action re-addresses what it leaves.
+        and the new action re-addresses what it leaves. The action of this very event is never
+        ended here: on PostgreSQL another delivery of the event (the store re-emits events under
+        new webhook ids) may have created it after this transaction read the order's state, and
+        this delivery then only repeats it.
         """
         run(
             SUPERSEDE_WAITING,
             shop=action.shop,
             order_id=action.order_id,
             kind=ActionKind.ADDRESS_UPDATE.value,
+            dedupe_key=action.dedupe_key,
             pending=ActionState.PENDING.value,
             done=ActionState.DONE.value,
             superseded=Outcome.SUPERSEDED.value,

@@ -37,8 +37,15 @@ class GelatoState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._orders: dict[str, JsonObject] = {}
+        # orderReferenceId -> the ids of its orders: a search by reference (what printbridge
+        # sends) looks at those alone, so it stays fast with thousands of orders seeded.
+        self._by_reference: dict[str, set[str]] = {}
         self._log: list[JsonObject] = []
         self._scheduled: list[_Scheduled] = []
+        # Order id -> the status it moves to when a cancel for it reaches the order book.
+        self._on_cancel: dict[str, str] = {}
+        # Order id -> orderReferenceId of every order ever stored, deleted drafts included.
+        self._references: dict[str, str] = {}
 
     def _order(self, order_id: str) -> JsonObject:
         order = self._orders.get(order_id)
@@ -46,11 +53,26 @@ class GelatoState:
             raise SandboxError(404, NOT_FOUND)
         return order
 
+    def _add(self, order: JsonObject) -> None:
+        self._orders[order["id"]] = order
+        self._references[order["id"]] = order["orderReferenceId"]
+        self._by_reference.setdefault(order["orderReferenceId"], set()).add(order["id"])
+
+    def _remove(self, order_id: str) -> None:
+        order = self._orders.pop(order_id)
+        self._by_reference[order["orderReferenceId"]].discard(order_id)
+
+    def _candidates(self, search: SearchFilter) -> list[JsonObject]:
+        if search.order_reference_ids is None:
+            return list(self._orders.values())
+        ids = set().union(*(self._by_reference.get(r, ()) for r in search.order_reference_ids))
+        return [self._orders[order_id] for order_id in ids]
+
     def search(self, search: SearchFilter) -> list[JsonObject]:
         """Return one page of search results, ordered by createdAt then id."""
         with self._lock:
             found = sorted(
-                (order for order in self._orders.values() if search.matches(order)),
+                (order for order in self._candidates(search) if search.matches(order)),
                 key=lambda order: (order["createdAt"], order["id"]),
             )
             page = found[search.offset : search.offset + search.limit]
@@ -65,6 +87,10 @@ class GelatoState:
         """Cancel an order that has not reached production, per gelato.md §2."""
         with self._lock:
             order = self._order(order_id)
+            moved = self._on_cancel.pop(order_id, None)
+            if moved is not None and order["fulfillmentStatus"] != "canceled":
+                # Production got there first: the cancel meets the order in its new status.
+                set_status(order, moved)
             status = order["fulfillmentStatus"]
             if order["orderType"] == "draft":
                 # Drafts are removed with DELETE (gelato.md §4.2); 409 because the state forbids it.
@@ -87,7 +113,7 @@ class GelatoState:
         """Store a new order or draft and return it."""
         order = build_order(spec)
         with self._lock:
-            self._orders[order["id"]] = order
+            self._add(order)
             return copy.deepcopy(order)
 
     def patch(self, order_id: str, patch: PatchRequest) -> JsonObject:
@@ -128,7 +154,7 @@ class GelatoState:
                 raise SandboxError(
                     409, "Only orders having orderType equal to 'draft' can be deleted."
                 )
-            del self._orders[order_id]
+            self._remove(order_id)
             return {}
 
     def seed(self, specs: list[NewOrder]) -> list[JsonObject]:
@@ -139,7 +165,7 @@ class GelatoState:
             order["connectedOrderIds"] = [other for other in ids if other != order["id"]]
         with self._lock:
             for order in orders:
-                self._orders[order["id"]] = order
+                self._add(order)
             return copy.deepcopy(orders)
 
     def move(self, order_id: str, status: str) -> JsonObject:
@@ -161,6 +187,24 @@ class GelatoState:
                     raise SandboxError(409, DRAFT_MOVE)
                 self._scheduled.append(_Scheduled(order_id, status, after_requests))
         return {"orderId": order_id, "status": status, "afterRequests": after_requests}
+
+    def move_on_cancel(self, order_id: str, status: str) -> JsonObject:
+        """Move an order to a status just before the next cancel for it is carried out.
+
+        Searches and gets still show the old status, so the bridge sends the cancel and meets
+        the new status only in Gelato's answer (a 409 when it is past the cut). A cancel that
+        a fault refuses never reaches the order book and does not trigger the move.
+        """
+        with self._lock:
+            if self._order(order_id)["orderType"] == "draft":
+                raise SandboxError(409, DRAFT_MOVE)
+            self._on_cancel[order_id] = status
+        return {"orderId": order_id, "status": status, "on": "cancel"}
+
+    def reference_of(self, order_id: str) -> str | None:
+        """The orderReferenceId of an order stored now or before (a deleted draft's too)."""
+        with self._lock:
+            return self._references.get(order_id)
 
     def record(self, entry: JsonObject) -> None:
         """Log a served /v4 request and apply the status moves that were waiting for it."""
@@ -193,8 +237,11 @@ class GelatoState:
             return copy.deepcopy(found)
 
     def reset(self) -> None:
-        """Forget every order, logged request and scheduled move."""
+        """Forget every order, logged request and scheduled or pending move."""
         with self._lock:
             self._orders.clear()
+            self._by_reference.clear()
             self._log.clear()
             self._scheduled.clear()
+            self._on_cancel.clear()
+            self._references.clear()

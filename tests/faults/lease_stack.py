@@ -143,14 +143,26 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> 
 
 @contextmanager
 def running_stack(
-    tmp_path: Path, redis_url: str, database_url: str, workers: int, **settings: str
+    tmp_path: Path,
+    redis_url: str,
+    database_url: str,
+    workers: int,
+    *,
+    procfile_web: bool = False,
+    **settings: str,
 ) -> Iterator[Stack]:
-    """Start the sandboxes, migrate, start gunicorn and `workers` worker processes."""
+    """Start the sandboxes, migrate, start gunicorn and `workers` worker processes.
+
+    gunicorn runs with two sync processes, or with `procfile_web` as the Procfile's web line
+    does: `--config gunicorn.conf.py`, its sizes from the environment (WEB_CONCURRENCY and the
+    admission gate's settings), on PORT.
+    """
     gelato = serve_in_thread(GelatoSandbox(api_key=GELATO_KEY))
     store = serve_in_thread(StoreSandbox(tokens={SHOP: ACCESS_TOKEN}))
     port = _free_port()
     env = {
         "PATH": os.environ["PATH"],
+        "PORT": str(port),
         "HOME": os.environ.get("HOME", str(tmp_path)),
         "BRIDGE_INSTANCE_PATH": str(tmp_path / "instance"),
         "DATABASE_URL": database_url,
@@ -171,10 +183,14 @@ def running_stack(
         capture_output=True,
     )  # fmt: skip
     web_log = logs / "web.log"
+    if procfile_web:
+        # The Procfile's `web:` line; gunicorn.conf.py binds 0.0.0.0:$PORT.
+        web_args = ["--config", "gunicorn.conf.py", "--access-logfile", "-", "wsgi:app"]
+    else:
+        web_args = ["--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"]
     with web_log.open("wb") as out:
         web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", *web_args],
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     stack = Stack(
