@@ -35,6 +35,8 @@ ACTION = "printbridge_action"
 DRAFTED, ORIGINAL_CANCELLED, DONE = "drafted", "original_cancelled", "done"
 # Gelato's answer to the cancel of an original, once it refused it (409, 404).
 CANCEL_ANSWER = "cancel_answer"
+# Gelato's answer to making the draft an order, once it refused it (409, 404).
+CONFIRM_ANSWER = "confirm_answer"
 
 
 def readdress(services: Services, action: ActionRecord, gelato: GelatoApi) -> Result:
@@ -130,7 +132,7 @@ def _readdress_part(
         part["step"] = step = ORIGINAL_CANCELLED
         save()
     if step == ORIGINAL_CANCELLED:
-        _confirm(gelato, part["draft_id"])
+        _confirm(gelato, part, save)
         part.update(result=Part.REISSUED, step=DONE, replaced_by=part["draft_id"])
 
 
@@ -179,11 +181,20 @@ def _status(gelato: GelatoApi, order_id: str) -> str:
     return str(current.get("fulfillmentStatus"))
 
 
-def _confirm(gelato: GelatoApi, draft_id: str) -> None:
-    """Make the draft a real order; already confirmed (an interrupted attempt) is fine."""
-    answer = gelato.confirm_draft(draft_id)
-    if answer is Answer.OK:
-        return
+def _confirm(gelato: GelatoApi, part: dict[str, Any], save: Callable[[], None]) -> None:
+    """Make the draft a real order; already confirmed (an interrupted attempt) is fine.
+
+    A refusal is written down: a later attempt reads the draft instead of asking again, so a
+    409 (most often: an earlier confirm whose answer was lost went through) is never re-sent.
+    """
+    draft_id = part["draft_id"]
+    answer = Answer(part[CONFIRM_ANSWER]) if part.get(CONFIRM_ANSWER) else None
+    if answer is None:
+        answer = gelato.confirm_draft(draft_id)
+        if answer is Answer.OK:
+            return
+        part[CONFIRM_ANSWER] = answer.value
+        save()
     current = gelato.get_order(draft_id) or {}
     if current.get("orderType") == "order":
         return

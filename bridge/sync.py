@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from bridge.adapters.gelato import GelatoApi
+from bridge.adapters.gelato import FencedGelato, GelatoApi
 from bridge.adapters.locks import order_lock
 from bridge.adapters.storage import ActionRecord, ApiCall
 from bridge.cancel import cancel
@@ -43,14 +43,17 @@ def run_action(services: Services, action_id: str) -> None:
     settings = services.settings
     lease, longest = settings.worker_lease_seconds, settings.job_timeout_seconds
     try:
-        with order_lock(services.redis, action.shop, action.order_id, lease, renew_for=longest):
-            _attempt(services, action_id)
+        with order_lock(
+            services.redis, action.shop, action.order_id, lease, renew_for=longest
+        ) as held:
+            _attempt(services, action_id, held.confirm)
     except TransientError as error:
         # Only reached when the order's lock is held by another action's job.
         raise RetryLater(error.reason, error.retry_after or 2.0) from error
 
 
-def _attempt(services: Services, action_id: str) -> None:
+def _attempt(services: Services, action_id: str, confirm: Callable[[], None]) -> None:
+    """One attempt; `confirm` raises when the order's lock is no longer ours (see _run)."""
     storage, now = services.storage, services.clock
     number = storage.start_attempt(action_id, now())
     action = storage.load_action(action_id)
@@ -61,7 +64,7 @@ def _attempt(services: Services, action_id: str) -> None:
         storage.record_api_call(action_id, number, call)
 
     try:
-        result = _run(services, action, record)
+        result = _run(services, action, record, confirm)
     except TransientError as error:
         if number > services.settings.retry_max:
             result = Result(
@@ -102,7 +105,9 @@ def _attempt(services: Services, action_id: str) -> None:
         services.queue.enqueue_report(action_id)
 
 
-def _run(services: Services, action: ActionRecord, record: Any) -> Result:
+def _run(
+    services: Services, action: ActionRecord, record: Any, confirm: Callable[[], None]
+) -> Result:
     # Read now, not from the webhook path's cache: an uninstall must stop what is queued.
     access = services.shops.load(action.shop)
     if access is None:
@@ -113,7 +118,9 @@ def _run(services: Services, action: ActionRecord, record: Any) -> Result:
         )
     if not access.gelato_api_key:
         raise PermanentError("gelato.no_key", f"no Gelato API key is set for {action.shop}")
-    gelato = services.gelato(access, record)
+    # Every change at Gelato first confirms the order's lock is still ours: a job that stalled
+    # past its lease must not act beside the job that took the order over.
+    gelato = FencedGelato(services.gelato(access, record), confirm)
     run = RUNNERS.get(action.kind)
     if run is None:
         raise PermanentError(

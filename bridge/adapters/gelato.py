@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -156,6 +157,43 @@ class GelatoClient:
             exchange.status, "gelato.rejected"
         )
         raise PermanentError(reason, f"Gelato answered {exchange.status}: {message}")
+
+
+class FencedGelato:
+    """A GelatoApi that confirms, before each change, that its job may still make it.
+
+    `confirm` raises (a TransientError) when the job's hold on the order lapsed; reads go
+    through unchecked, as they change nothing.
+    """
+
+    def __init__(self, api: GelatoApi, confirm: Callable[[], None]) -> None:
+        self._api = api
+        self._confirm = confirm
+
+    def find_orders(self, reference: str) -> list[GelatoOrder]:
+        return self._api.find_orders(reference)
+
+    def get_order(self, order_id: str) -> dict[str, Any] | None:
+        return self._api.get_order(order_id)
+
+    def cancel(self, order_id: str) -> Answer:
+        self._confirm()
+        return self._api.cancel(order_id)
+
+    def create_draft(self, order: dict[str, Any]) -> dict[str, Any]:
+        self._confirm()
+        return self._api.create_draft(order)
+
+    def confirm_draft(self, order_id: str) -> Answer:
+        self._confirm()
+        return self._api.confirm_draft(order_id)
+
+    def delete_draft(self, order_id: str) -> Answer:
+        self._confirm()
+        return self._api.delete_draft(order_id)
+
+    def check_key(self) -> KeyCheck:
+        return self._api.check_key()
 
 
 def _orders_of(exchange: Exchange) -> list[GelatoOrder]:

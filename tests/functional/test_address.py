@@ -209,6 +209,34 @@ def test_cancel_refused_with_409_is_not_sent_again_when_the_attempt_is_retried(
     assert held(gelato)[0]["fulfillmentStatus"] == "passed"
 
 
+def test_confirm_refused_with_409_is_not_sent_again_when_the_attempt_is_retried(
+    make_app: Any, client_for: Any, gelato: Sandbox
+) -> None:
+    app = make_app(http_timeout_seconds=0.5)
+    client = client_for(app)
+    seed(gelato, "passed")
+    created(client)
+    # The confirm goes through but its answer is lost; the retry's confirm is refused with 409
+    # (no longer a draft), and the read that would tell why fails once. The first read (of the
+    # original, before the draft exists) is only slowed, so the failure hits the second.
+    gelato.post("/_sandbox/faults", {"endpoint": "patch", "timeout": 1.5, "count": 1})
+    gelato.post("/_sandbox/faults", {"endpoint": "get", "delay": 0.01, "count": 1})
+    gelato.post("/_sandbox/faults", {"endpoint": "get", "status": 503, "count": 1})
+
+    edited(client)
+    drain(app)
+
+    (action,) = address_actions(client)
+    assert action["outcome"] == "address_updated"
+    wait_until(lambda: any(call["status"] == 504 for call in calls(gelato, "patch")))
+    # The log is in order of answers; the timed-out one was answered last.
+    patches = sorted(calls(gelato, "patch"), key=lambda call: call["at"])
+    assert [call["status"] for call in patches] == [504, 409]
+    assert [call["status"] for call in calls(gelato, "get")] == [200, 503, 200]
+    (replacement,) = live(gelato)
+    assert replacement["shippingAddress"]["addressLine1"] == "123 Ship Street"
+
+
 @pytest.mark.parametrize(
     "endpoint",
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bridge.app import services_of
 from tests.conftest import SHOP, SUPPORT_TOKEN
 from tests.functional.conftest import Sandbox
 from tests.support.webhooks import delivery_headers, encode, order_payload
@@ -219,6 +221,35 @@ def test_429_with_retry_after_waits_at_least_that_long(
     assert action["attempts"][0]["retry_in_seconds"] >= 1
     searches = [call for call in gelato.get("/_sandbox/requests") if call["endpoint"] == "search"]
     assert searches[1]["at"] - searches[0]["at"] >= 1.0
+
+
+def test_job_that_lost_the_order_lock_sends_no_cancel_and_the_retry_cancels_once(
+    app: Flask, client: FlaskClient, gelato: Sandbox
+) -> None:
+    seed(gelato, "passed")
+    # The search is slow; meanwhile the order's lock passes to someone else (as when the
+    # job's process stalled past its lease and a successor took the order over).
+    gelato.post("/_sandbox/faults", {"endpoint": "search", "delay": 1.0, "count": 1})
+    redis = services_of(app).redis
+    name = f"printbridge:order-lock:{SHOP}:{ORDER_ID}"
+
+    def take_over() -> None:
+        deadline = time.monotonic() + 20
+        while not redis.exists(name) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        redis.set(name, "successor-token", px=1500)
+
+    taker = threading.Thread(target=take_over)
+    taker.start()
+    cancel(client)
+    drain(app)
+    taker.join()
+
+    action = only_action(client)
+    assert action["outcome"] == "cancelled"
+    assert action["attempts"][0]["result"] == "retry"
+    assert action["attempts"][0]["reason"] == "action.lease_lost"
+    assert [call["status"] for call in cancel_requests(gelato)] == [200]
 
 
 def test_cancel_whose_answer_was_lost_ends_cancelled_without_a_second_cancel(

@@ -114,6 +114,29 @@ def test_order_lock_is_not_renewed_past_its_bound(connection: redis.Redis) -> No
             pass
 
 
+def test_a_holder_confirms_its_lock_until_it_lapses_and_then_never_again(
+    connection: redis.Redis,
+) -> None:
+    with order_lock(connection, SHOP, "2004", ttl=0.3, renew_for=0.4) as held:
+        held.confirm()
+        time.sleep(1.2)  # stalled past its bound: the lock lapsed
+        with pytest.raises(TransientError) as lapsed:
+            held.confirm()
+        assert lapsed.value.reason == "action.lease_lost"
+        # A successor holds the order now: the stalled holder must not act beside it.
+        with order_lock(connection, SHOP, "2004", ttl=30) as successor:
+            with pytest.raises(TransientError):
+                held.confirm()
+            successor.confirm()
+
+
+def test_confirming_a_lock_renews_its_lease(connection: redis.Redis) -> None:
+    with order_lock(connection, SHOP, "2005", ttl=0.5, renew_for=0.0) as held:
+        for _ in range(4):
+            time.sleep(0.3)  # past the lease in all, but confirmed before each lapse
+            held.confirm()
+
+
 def test_order_lock_of_a_killed_holder_lapses_within_one_lease(
     redis_url: str, connection: redis.Redis, spawn: Callable[..., subprocess.Popen[str]]
 ) -> None:
