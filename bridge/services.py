@@ -103,11 +103,21 @@ class Services:
         )
 
 
+REDIS_CONNECT_SECONDS = 1.0
+REDIS_ANSWER_SECONDS = 2.0
+
+
 def build_services(settings: Settings) -> Services:
     """Build the services from settings; connections open lazily, on first use."""
     redis_url = settings.redis_url or ensure_embedded_redis(settings.instance_path)
+    # A Redis that accepts connections but never answers costs a webhook at most these waits,
+    # well inside the store's 5 s deadline; the worker raises socket_timeout for its blocking
+    # dequeue itself (rq's Worker does so on this same pool).
     connection = redis.Redis.from_url(
-        redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+        redis_url,
+        socket_timeout=REDIS_ANSWER_SECONDS,
+        socket_connect_timeout=REDIS_CONNECT_SECONDS,
+        health_check_interval=30,
     )
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT

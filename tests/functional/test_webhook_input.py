@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +234,23 @@ def test_redis_unavailable_answers_503_and_the_retry_queues_the_action(
 
     assert queued(app) == 1
     assert deliveries(client)[0]["duplicates"] == 1
+
+
+def test_a_redis_that_never_answers_costs_a_webhook_seconds_not_the_deadline(
+    make_app: Any,
+) -> None:
+    # A listening socket that never accepts: the kernel completes the connection, and every
+    # command then waits for an answer that never comes, as with a hung Redis.
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        port = hung.getsockname()[1]
+        app = make_app(redis_url=f"redis://127.0.0.1:{port}/0")
+        body = encode(order_payload(ORDER_ID))
+
+        started = time.monotonic()
+        status = post(app.test_client(), body, delivery_headers(body))
+        elapsed = time.monotonic() - started
+
+    assert status == 503
+    assert elapsed < 4.0
