@@ -48,15 +48,19 @@ def _plan() -> dict[int, tuple[str, int]]:
     return plan
 
 
-def _deliver(stack: Stack, plan: dict[int, tuple[str, int]]) -> list[int]:
-    """Send every order's delivery, in a shuffled order from eight senders; their statuses."""
+def _deliver(stack: Stack, plan: dict[int, tuple[str, int]]) -> list[tuple[int, float]]:
+    """Send every order's delivery, in a shuffled order from eight senders; each one's status
+    and answer time in seconds."""
     orders = list(plan)
     random.shuffle(orders)
 
-    def one(order_id: int) -> int:
+    def one(order_id: int) -> tuple[int, float]:
+        started = time.monotonic()
         if plan[order_id][0] == "cancel":
-            return stack.send("orders/cancelled", order_payload(order_id))
-        return stack.send("orders/updated", updated_payload(order_id, NEW_ADDRESS, EDITED_AT))
+            status = stack.send("orders/cancelled", order_payload(order_id))
+        else:
+            status = stack.send("orders/updated", updated_payload(order_id, NEW_ADDRESS, EDITED_AT))
+        return status, time.monotonic() - started
 
     with ThreadPoolExecutor(8) as senders:
         return list(senders.map(one, orders))
@@ -109,7 +113,7 @@ def test_workers_killed_at_random_lose_no_action_and_repeat_no_change(
                     stack.kill_worker(random.choice(stack.workers))
                     stack.start_worker()
                 actions = _finished(stack, len(plan)) if sent.done() else None
-            statuses = sent.result()
+            answers = sent.result()
         took = time.monotonic() - started
         assert actions is not None, f"not every action ended within {DEADLINE}s"
         calls = stack.gelato.get("/_sandbox/requests")
@@ -118,7 +122,8 @@ def test_workers_killed_at_random_lose_no_action_and_repeat_no_change(
             for order_id in plan
         }
 
-    assert Counter(statuses) == {200: len(plan)}
+    statuses = Counter(status for status, _ in answers)
+    assert statuses == {200: len(plan)}
     per_order = Counter(int(action["order_id"]) for action in actions)
     assert per_order == Counter(list(plan)), "each delivery must make exactly one action"
     expected = {"cancel": "cancelled", "address_update": "address_updated"}
@@ -149,6 +154,9 @@ def test_workers_killed_at_random_lose_no_action_and_repeat_no_change(
     write_figures(
         "worker_death",
         {
+            "deliveries_sent": len(plan),
+            "answered_200": statuses[200],
+            "max_answer_seconds": round(max(seconds for _, seconds in answers), 3),
             "actions": len(plan),
             "workers": WORKERS,
             "lease_seconds": LEASE,
