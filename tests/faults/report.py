@@ -1,7 +1,8 @@
 """Write the figures of the last fault runs into docs/reliability.md.
 
     python -m tests.faults.report            # rewrite the figures section from test-artifacts
-    python -m tests.faults.report --check    # exit 1 if a run is missing or broke a guarantee
+    python -m tests.faults.report --check    # print it; exit 1 if a run is missing or broke a
+                                             # guarantee
 
 Each fault run writes test-artifacts/faults/<name>.json (write_figures). This reads them and
 replaces the part of docs/reliability.md between the figures markers with one table of the
@@ -147,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     section, problems = render()
-    if not args.check:
+    if args.check:
+        print(section)
+    else:
         text = DOC.read_text()
         start, end = text.index(BEGIN), text.index(END) + len(END)
         DOC.write_text(text[:start] + section + text[end:])
