@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from contextlib import suppress
 
 import redis
 from rq import Queue, Retry
 from rq.callbacks import Callback
-from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,12 @@ SHOP_REDACT = "jobs.compliance.erase_shop"
 COMPLIANCE_FAILED = "jobs.compliance.on_compliance_failure"
 # A shop-level job that failed waits longer each time: the store or the database needs time.
 TASK_RETRY_INTERVALS = [5, 30, 120, 600]
+# A job in one of these states will not run again by itself; any other state (queued, scheduled,
+# started, ...) means it still will, or is running now.
+OVER = frozenset(
+    status.value
+    for status in (JobStatus.FAILED, JobStatus.FINISHED, JobStatus.STOPPED, JobStatus.CANCELED)
+)
 
 
 def report_job_id(action_id: str) -> str:
@@ -45,7 +52,7 @@ class JobQueue:
         self._job_timeout = job_timeout
 
     def enqueue_action(self, action_id: str) -> None:
-        """Queue the job that runs an action, unless it is queued, scheduled or running."""
+        """Queue the job that runs an action, unless Redis holds a job with its id."""
         self._enqueue(RUN_ACTION, ACTION_FAILED, action_id, action_id)
 
     def enqueue_new_action(self, action_id: str) -> None:
@@ -60,8 +67,42 @@ class JobQueue:
         """Queue the job that writes an action's outcome onto the store order."""
         self._enqueue(REPORT_BACK, REPORT_FAILED, report_job_id(action_id), action_id)
 
+    def requeue_action(self, action_id: str) -> bool:
+        """Queue an action's job again unless it is waiting or running; True if queued."""
+        return self._replace(RUN_ACTION, ACTION_FAILED, action_id, action_id)
+
+    def requeue_report(self, action_id: str) -> bool:
+        """Queue an action's report-back again unless it is waiting or running; True if queued."""
+        return self._replace(REPORT_BACK, REPORT_FAILED, report_job_id(action_id), action_id)
+
+    def _replace(self, function: str, on_failure: str, job_id: str, action_id: str) -> bool:
+        """Put a new job in place of a missing one or one that is over (failed, finished, ...).
+
+        A failed job keeps its id for `failure_ttl`, which would block a plain enqueue for days.
+        The job's record is watched from the status read to the new job's write: a worker or
+        another sweep touching it in between makes this one give way.
+        """
+        key = Job.key_for(job_id)
+        with self.connection.pipeline() as pipeline:
+            try:
+                pipeline.watch(key)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                status = pipeline.hget(key, "status")
+                if status is not None and _text(status) not in OVER:
+                    return False
+                old = _fetched(job_id, self.connection) if status is not None else None
+                pipeline.multi()
+                if old is not None:
+                    old.delete(pipeline=pipeline)
+                self._enqueue_call(function, on_failure, job_id, action_id, pipeline=pipeline)
+                pipeline.execute()
+            except redis.WatchError:
+                return False
+        if status is not None:
+            log.warning("job %s was %s; replaced by a new one", job_id, _text(status))
+        return True
+
     def _enqueue(self, function: str, on_failure: str, job_id: str, action_id: str) -> None:
-        """Queue a job unless one with its id is already queued, scheduled or running."""
+        """Queue a job unless Redis holds one with its id (waiting, running or over)."""
         with suppress(DuplicateJobError):
             self._enqueue_new(function, on_failure, job_id, action_id)
 
@@ -148,8 +189,20 @@ class JobQueue:
         return True
 
     def is_queued(self, job_id: str) -> bool:
-        """Whether a job with this id is known to Redis (queued, scheduled or running)."""
-        return bool(Job.exists(job_id, connection=self.connection))
+        """Whether the job with this id is waiting (queued, scheduled) or running."""
+        return bool(self.waiting_or_running([job_id]))
+
+    def waiting_or_running(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of these jobs are waiting or running, read in one round trip to Redis."""
+        with self.connection.pipeline(transaction=False) as pipeline:
+            for job_id in job_ids:
+                pipeline.hget(Job.key_for(job_id), "status")
+            statuses = pipeline.execute()
+        return {
+            job_id
+            for job_id, status in zip(job_ids, statuses, strict=True)
+            if status is not None and _text(status) not in OVER
+        }
 
     def count(self, name: str) -> None:
         """Add one to a named counter (unauthorized webhooks, ignored topics, …), best effort."""
@@ -172,6 +225,14 @@ class JobQueue:
 def _digest(*parts: str) -> str:
     """A job id part for free text (RQ allows only letters, digits, `_` and `-`)."""
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def _fetched(job_id: str, connection: redis.Redis) -> Job | None:
+    """The job with this id, or None if it has just gone (expired, or deleted)."""
+    try:
+        return Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return None
 
 
 def _text(value: bytes | str) -> str:

@@ -6,12 +6,15 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
-from rq.job import Job
+from rq import SimpleWorker
+from rq.job import Job, JobStatus
 
+from bridge.adapters import queue as queue_module
 from bridge.adapters.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 from bridge.adapters.locks import order_lock
 from bridge.adapters.queue import QUEUE_NAME, REPORT_BACK, RUN_ACTION, JobQueue, report_job_id
@@ -80,6 +83,112 @@ def test_enqueueing_an_action_already_queued_keeps_one_job(queue: JobQueue) -> N
     queue.enqueue_action(ACTION_ID)
 
     assert queue.queue.job_ids == [ACTION_ID]
+
+
+def run_to_its_end(queue: JobQueue, job_id: str, function: str, *args: object) -> None:
+    """A job under `job_id` run by a real worker until it fails or finishes (result kept)."""
+    queue.queue.enqueue_call(function, args=args, job_id=job_id, result_ttl=600)
+    SimpleWorker([queue.queue], connection=queue.connection).work(burst=True, logging_level="ERROR")
+
+
+def failed(queue: JobQueue, job_id: str) -> None:
+    run_to_its_end(queue, job_id, "builtins.int", "not a number")
+
+
+def started(queue: JobQueue, job_id: str) -> None:
+    """Queue an action's job and take it as a worker does when it starts it."""
+    queue.enqueue_action(job_id)
+    taken = queue.queue.dequeue_any([queue.queue], None, connection=queue.connection)
+    assert taken is not None
+    assert taken[0].id == job_id
+    with queue.connection.pipeline() as pipeline:
+        taken[0].prepare_for_execution("a-worker", pipeline)
+        pipeline.execute()
+
+
+def test_waiting_or_running_reads_each_job_status(queue: JobQueue) -> None:
+    failed(queue, "failed")
+    run_to_its_end(queue, "finished", "builtins.len", "abc")
+    queue.enqueue_action("canceled")
+    Job.fetch("canceled", connection=queue.connection).cancel()
+    started(queue, "running")
+    queue.enqueue_action("queued")
+    queue.queue.enqueue_in(timedelta(minutes=5), RUN_ACTION, "scheduled", job_id="scheduled")
+    ids = ["failed", "finished", "canceled", "running", "queued", "scheduled", "missing"]
+
+    live = queue.waiting_or_running(ids)
+
+    assert [Job.fetch(i, connection=queue.connection).get_status() for i in ids[:6]] == [
+        JobStatus.FAILED,
+        JobStatus.FINISHED,
+        JobStatus.CANCELED,
+        JobStatus.STARTED,
+        JobStatus.QUEUED,
+        JobStatus.SCHEDULED,
+    ]
+    assert live == {"running", "queued", "scheduled"}
+    assert queue.waiting_or_running([]) == set()
+    assert [queue.is_queued(i) for i in ids] == [False, False, False, True, True, True, False]
+
+
+def test_failed_job_is_replaced_by_a_new_one_under_its_id(queue: JobQueue) -> None:
+    failed(queue, ACTION_ID)
+    assert queue.queue.failed_job_registry.get_job_ids() == [ACTION_ID]
+    queue.enqueue_action(ACTION_ID)  # a plain enqueue is blocked by the failed record
+    assert queue.queue.job_ids == []
+
+    assert queue.requeue_action(ACTION_ID)
+
+    job = Job.fetch(ACTION_ID, connection=queue.connection)
+    assert (job.func_name, job.args, job.retries_left) == (RUN_ACTION, (ACTION_ID,), 3)
+    assert job.get_status() == JobStatus.QUEUED
+    assert job.failure_callback == actions.on_action_failure
+    assert queue.queue.job_ids == [ACTION_ID]
+    assert queue.queue.failed_job_registry.get_job_ids() == []
+
+
+def test_finished_report_back_is_replaced_and_a_missing_one_queued(queue: JobQueue) -> None:
+    run_to_its_end(queue, report_job_id(ACTION_ID), "builtins.len", "abc")
+
+    assert queue.requeue_report(ACTION_ID)
+    assert queue.requeue_report("another-action")
+
+    assert queue.queue.job_ids == [report_job_id(ACTION_ID), report_job_id("another-action")]
+    job = Job.fetch(report_job_id(ACTION_ID), connection=queue.connection)
+    assert (job.func_name, job.args) == (REPORT_BACK, (ACTION_ID,))
+    assert queue.queue.finished_job_registry.get_job_ids() == []
+
+
+def test_waiting_or_running_job_is_not_replaced(queue: JobQueue) -> None:
+    started(queue, "running")
+    queue.enqueue_action(ACTION_ID)
+
+    assert not queue.requeue_action(ACTION_ID)
+    assert not queue.requeue_action("running")
+
+    assert queue.queue.job_ids == [ACTION_ID]
+    assert Job.fetch("running", connection=queue.connection).get_status() == JobStatus.STARTED
+
+
+def test_replacement_gives_way_to_a_change_made_after_the_status_was_read(
+    queue: JobQueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed(queue, ACTION_ID)
+    fetch = queue_module._fetched
+
+    def fetched_then_requeued_elsewhere(job_id: str, connection: redis.Redis) -> Job | None:
+        job = fetch(job_id, connection)
+        # Another sweep replaces the job between this one's status read and its write.
+        monkeypatch.setattr(queue_module, "_fetched", fetch)
+        assert JobQueue(connection, retries=1, job_timeout=60).requeue_action(job_id)
+        return job
+
+    monkeypatch.setattr(queue_module, "_fetched", fetched_then_requeued_elsewhere)
+
+    assert not queue.requeue_action(ACTION_ID)
+
+    assert queue.queue.job_ids == [ACTION_ID]
+    assert Job.fetch(ACTION_ID, connection=queue.connection).retries_left == 1
 
 
 def test_counters_count_by_name(queue: JobQueue) -> None:
