@@ -2,7 +2,8 @@
 
 Sizes come from the environment through bridge.config.WebTier (README "Load shedding"):
 PORT, WEB_CONCURRENCY (processes), and the webhook admission gate's bounds, from which the
-threads are counted. Anything else can be overridden with GUNICORN_CMD_ARGS or flags.
+threads are counted. Logging follows BRIDGE_LOG_FORMAT and BRIDGE_LOG_LEVEL (bridge/logs.py).
+Anything else can be overridden with GUNICORN_CMD_ARGS or flags.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import os
 import sys
 
-from bridge.config import ConfigError, WebTier
+from bridge.config import ConfigError, LogSettings, WebTier
 
 try:
     web = WebTier.from_env(os.environ)
+    LogSettings.from_env(os.environ)
 except ConfigError as error:
     # One clear line, as the app itself gives, not gunicorn's traceback of its config file.
     print(f"printbridge: configuration error: {error}", file=sys.stderr)
@@ -37,3 +39,9 @@ backlog = 512
 keepalive = 5
 # The heartbeat file on a memory file system: a slow disk must not get workers killed.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+# The app's loggers and gunicorn's own (error log; access log when --access-logfile asks for
+# one) as text or JSON lines, with secrets masked: bridge/logs.py.
+logger_class = "bridge.logs.GunicornLogger"
+# The access log's line without the query string and the referrer: the OAuth callback's and
+# the merchant pages' queries carry a one-time code and an hmac.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(M)sms'

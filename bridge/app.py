@@ -86,11 +86,13 @@ def _register_blueprints(app: Flask) -> None:
 def _guard_webhooks(app: Flask, settings: Settings) -> None:
     """Put the webhook receiver behind this process's admission gate (README "Load shedding")."""
     from webhooks.admission import Admission, AdmissionMiddleware
+    from webhooks.views import refusal_counter
 
     web = settings.web
     gate = Admission(web.max_inflight_webhooks, web.max_queued_webhooks, web.admission_wait_seconds)
     app.extensions[ADMISSION] = gate
-    app.wsgi_app = AdmissionMiddleware(app.wsgi_app, gate)  # type: ignore[method-assign]
+    count_refusal = refusal_counter(services_of(app).metrics)
+    app.wsgi_app = AdmissionMiddleware(app.wsgi_app, gate, count_refusal)  # type: ignore[method-assign]
 
 
 def admission_of(app: Flask) -> Admission:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import click
 from flask import Flask, current_app
@@ -39,19 +38,26 @@ def migrate() -> None:
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker (with its scheduler, for delayed retries, and the periodic sweep)."""
+    from bridge.logs import configure_logging
     from bridge.periodic import PeriodicJobs
     from bridge.worker import make_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     services = services_of(app)
-    periodic = PeriodicJobs(services.queue, also=_subscription_checks(services.settings))
+    settings = services.settings
+    configure_logging(settings.log, settings.secret_values)
+    periodic = PeriodicJobs(
+        services.queue, every=settings.sweep_interval_seconds, also=_subscription_checks(settings)
+    )
     if not burst:
         periodic.start()
     try:
-        make_worker(app).work(burst=burst, with_scheduler=True)
+        make_worker(app).work(
+            burst=burst, with_scheduler=True, logging_level=services.settings.log.level
+        )
     finally:
         periodic.stop()
+        services.metrics.close()
 
 
 @click.command()

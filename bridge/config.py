@@ -36,6 +36,46 @@ class ConfigError(ValueError):
     """A missing or malformed configuration value, named in the message."""
 
 
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Variables whose values are secrets: the logs mask each value wherever it appears.
+SECRET_VARIABLES = (
+    "SHOPIFY_API_SECRET",
+    "SHOPIFY_API_SECRET_PREVIOUS",
+    "SHOPIFY_ACCESS_TOKEN",
+    "GELATO_API_KEY",
+    "BRIDGE_ENCRYPTION_KEY",
+    "BRIDGE_SECRET_KEY",
+    "BRIDGE_SUPPORT_TOKEN",
+    "BRIDGE_METRICS_TOKEN",
+)
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How the processes log: text or JSON lines, the level, and the secrets never to print."""
+
+    format: str = "text"
+    level: str = "INFO"
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> LogSettings:
+        """Read the logging variables (gunicorn's logger reads them through this too)."""
+        env = _Env(environ)
+        secrets: list[str] = []
+        for name in SECRET_VARIABLES:
+            value = env.optional(name)
+            if value:
+                # A list of keys is masked whole and key by key.
+                secrets += [value, *env.listed(name)] if "," in value else [value]
+        return cls(
+            format=env.choice("BRIDGE_LOG_FORMAT", LOG_FORMATS, "text"),
+            level=env.choice("BRIDGE_LOG_LEVEL", LOG_LEVELS, "INFO", upper=True),
+            secrets=tuple(dict.fromkeys(secrets)),
+        )
+
+
 # Threads per web process beyond the webhook slots and queue: health checks, the support
 # console and the API, and answering the refused webhooks, never wait behind queued ones.
 SPARE_THREADS = 4
@@ -79,7 +119,8 @@ class Settings:
     database_url: str = ""
     redis_url: str | None = None
     secret_key: str = ""
-    support_token: str | None = None
+    support_token: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)
     dry_run: bool = False
     shopify_api_key: str | None = None
     shopify_api_secret_previous: str | None = None
@@ -104,7 +145,13 @@ class Settings:
     job_timeout_seconds: int = 180
     worker_lease_seconds: int = 60
     subscription_check_seconds: int = 3600
+    # The sweep: how often it runs, and how old unfinished work must be before it is re-queued.
+    sweep_interval_seconds: float = 60.0
+    sweep_grace_seconds: float = 120.0
+    # How often a process adds the metrics it counted to Redis (0: only when asked to).
+    metrics_flush_seconds: float = 2.0
     web: WebTier = WebTier()
+    log: LogSettings = LogSettings()
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -116,6 +163,21 @@ class Settings:
         """The secrets a webhook signature may be made with, current first."""
         previous = (self.shopify_api_secret_previous,) if self.shopify_api_secret_previous else ()
         return (self.shopify_api_secret, *previous)
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret value configured, for the logs to mask (the generated key included)."""
+        values = (
+            *self.webhook_secrets,
+            self.shopify_access_token,
+            self.gelato_api_key,
+            *self.encryption_keys,
+            self.secret_key,
+            self.support_token,
+            self.metrics_token,
+            *self.log.secrets,
+        )
+        return tuple(dict.fromkeys(value for value in values if value))
 
     @property
     def missing_for_install(self) -> tuple[str, ...]:
@@ -144,6 +206,7 @@ class Settings:
             redis_url=env.url("REDIS_URL", schemes=("redis", "rediss", "unix")),
             secret_key=env.optional("BRIDGE_SECRET_KEY") or _instance_secret_key(instance_path),
             support_token=env.optional("BRIDGE_SUPPORT_TOKEN"),
+            metrics_token=env.optional("BRIDGE_METRICS_TOKEN"),
             dry_run=env.flag("BRIDGE_DRY_RUN"),
             shopify_api_key=env.optional("SHOPIFY_API_KEY"),
             shopify_api_secret_previous=env.optional("SHOPIFY_API_SECRET_PREVIOUS"),
@@ -178,7 +241,10 @@ class Settings:
             subscription_check_seconds=max(
                 1, env.number("BRIDGE_SUBSCRIPTION_CHECK_SECONDS", 3600, int)
             ),
+            sweep_interval_seconds=env.at_least("BRIDGE_SWEEP_INTERVAL_SECONDS", 60.0, 1.0),
+            sweep_grace_seconds=env.number("BRIDGE_SWEEP_GRACE_SECONDS", 120.0, float),
             web=WebTier.from_env(environ),
+            log=LogSettings.from_env(environ),
         )
 
 
@@ -204,8 +270,10 @@ class _Env:
             raise ConfigError(f"{name} must be 0 or 1, not {value!r}")
         return value == "1"
 
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+    def choice(self, name: str, choices: tuple[str, ...], default: str, upper: bool = False) -> str:
         value = self.optional(name) or default
+        if upper:
+            value = value.upper()
         if value not in choices:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
         return value
@@ -233,6 +301,13 @@ class _Env:
         number = self.number(name, default, int)
         if not low <= number <= high:
             raise ConfigError(f"{name} must be from {low} to {high}, not {number}")
+        return number
+
+    def at_least(self, name: str, default: float, low: float) -> float:
+        """A number of seconds no smaller than `low`."""
+        number = self.number(name, default, float)
+        if number < low:
+            raise ConfigError(f"{name} must be at least {low:g}, not {number:g}")
         return number
 
     def url(self, name: str, schemes: tuple[str, ...]) -> str | None:

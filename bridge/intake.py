@@ -19,6 +19,7 @@ from bridge.adapters.shops import ShopAccess
 from bridge.domain.actions import ActionKind, address_dedupe_key, cancel_dedupe_key
 from bridge.domain.errors import PayloadError, Unavailable
 from bridge.domain.events import OrderEvent, parse_order_event
+from bridge.logs import bind
 from bridge.services import Services
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,8 @@ def _receive(services: Services, incoming: Incoming, plan: Plan) -> Recorded:
     recorded = services.storage.record_delivery(
         delivery_of(incoming, event, "recorded", None), intent
     )
+    if recorded.action_id is not None:
+        bind(action_id=recorded.action_id)
     if recorded.enqueue and recorded.action_id is not None:
         if recorded.duplicate:
             services.queue.enqueue_action(recorded.action_id)

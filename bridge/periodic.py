@@ -14,8 +14,6 @@ from bridge.adapters.queue import SWEEP, JobQueue
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY_SECONDS = 60
-
 
 @dataclass(frozen=True)
 class Schedule:
@@ -29,15 +27,15 @@ class Schedule:
 class PeriodicJobs(threading.Thread):
     """A daemon thread in each worker process that queues the periodic jobs when due."""
 
-    def __init__(
-        self, queue: JobQueue, every: float = SWEEP_EVERY_SECONDS, also: Sequence[Schedule] = ()
-    ) -> None:
+    def __init__(self, queue: JobQueue, every: float, also: Sequence[Schedule] = ()) -> None:
+        """Queue the sweep every `every` seconds (BRIDGE_SWEEP_INTERVAL_SECONDS), and `also`."""
         super().__init__(name="printbridge-periodic", daemon=True)
         self._queue = queue
         self._schedules = (Schedule(SWEEP, "sweep", every), *also)
         # The slot each schedule was last queued for by this process: a job that already ran
         # (and left no trace in Redis) is not queued again in the same slot.
         self._queued: dict[str, int] = {}
+        self._failing: set[str] = set()
         # Not `_stop`: threading.Thread has a method of that name, which a fork calls.
         self._stopping = threading.Event()
 
@@ -53,7 +51,18 @@ class PeriodicJobs(threading.Thread):
                         log.info("queued the %s for slot %d", schedule.name, slot)
                     self._queued[schedule.name] = slot
                 except redis.RedisError as error:
-                    log.warning("could not queue the %s: %s", schedule.name, type(error).__name__)
+                    # Once per outage, not once per slot: a long one would fill the log.
+                    if schedule.name not in self._failing:
+                        log.warning(
+                            "could not queue the %s: %s; trying again each period",
+                            schedule.name,
+                            type(error).__name__,
+                        )
+                    self._failing.add(schedule.name)
+                    continue
+                if schedule.name in self._failing:
+                    self._failing.discard(schedule.name)
+                    log.info("the %s is queued again", schedule.name)
             wait = min(s.every - time.time() % s.every for s in self._schedules)
             self._stopping.wait(wait + 0.01)
 

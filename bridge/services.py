@@ -15,6 +15,7 @@ from bridge.adapters.database import make_engine
 from bridge.adapters.embedded_redis import ensure_embedded_redis
 from bridge.adapters.gelato import GelatoApi, GelatoClient
 from bridge.adapters.http import Recorder, RecordingTransport
+from bridge.adapters.metrics import Metrics
 from bridge.adapters.oauth import OAuthClient
 from bridge.adapters.privacy import PrivacyRecords
 from bridge.adapters.queue import JobQueue
@@ -26,10 +27,11 @@ from bridge.adapters.shops import (
     ShopDirectory,
     SingleStoreDirectory,
 )
-from bridge.adapters.storage import Storage
+from bridge.adapters.storage import ApiCall, Storage
 from bridge.adapters.store import ShopifyAdminClient
 from bridge.adapters.synclog import SyncLog
 from bridge.config import Settings
+from bridge.metrics import count_api_call
 from bridge.tokens import RefreshingStoreAdmin, StoreTokens
 
 USER_AGENT = "printbridge/0.1 (+https://github.com/printbridge)"
@@ -54,6 +56,7 @@ class Services:
     privacy: PrivacyRecords
     oauth: OAuthClient
     http: requests.Session
+    metrics: Metrics
     clock: Callable[[], datetime] = utc_now
     random: Callable[[], float] = random.random
 
@@ -86,10 +89,14 @@ class Services:
         return RefreshingStoreAdmin(access, tokens, connect)
 
     def _transport(self, service: str, recorder: Recorder, secret: str) -> RecordingTransport:
+        def record(call: ApiCall) -> None:
+            count_api_call(self.metrics, call)
+            recorder(call)
+
         return RecordingTransport(
             session=self.http,
             service=service,
-            recorder=recorder,
+            recorder=record,
             clock=self.clock,
             timeout=self.settings.http_timeout_seconds,
             secrets=(secret,),
@@ -125,4 +132,5 @@ def build_services(settings: Settings) -> Services:
             settings.http_timeout_seconds,
         ),
         http=session,
+        metrics=Metrics(connection, flush_seconds=settings.metrics_flush_seconds),
     )

@@ -12,9 +12,6 @@ from bridge.services import Services
 
 log = logging.getLogger(__name__)
 
-# Work younger than this is left alone: its job is most likely just queued or running.
-GRACE = timedelta(minutes=2)
-
 
 @dataclass(frozen=True)
 class Swept:
@@ -25,9 +22,13 @@ class Swept:
 
 
 def sweep(services: Services) -> Swept:
-    """Queue every stalled action and report-back whose job Redis does not hold."""
+    """Queue every stalled action and report-back whose job Redis does not hold.
+
+    Work idle for less than BRIDGE_SWEEP_GRACE_SECONDS is left alone: its job is most likely
+    just queued or running.
+    """
     engine, queue = services.storage.engine, services.queue
-    horizon = services.clock() - GRACE
+    horizon = services.clock() - timedelta(seconds=services.settings.sweep_grace_seconds)
     lost_actions = [
         action_id
         for action_id in unfinished_actions(engine, horizon)

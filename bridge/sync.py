@@ -14,6 +14,7 @@ from bridge.domain.actions import ActionKind, ReportState
 from bridge.domain.errors import PermanentError, TransientError
 from bridge.domain.outcomes import Outcome
 from bridge.domain.retry import backoff_delay
+from bridge.logs import bind
 from bridge.reissue import readdress
 from bridge.results import Result, RetryLater
 from bridge.services import Services
@@ -32,6 +33,7 @@ def run_action(services: Services, action_id: str) -> None:
     if action is None:
         log.warning("action %s does not exist; nothing to run", action_id)
         return
+    bind(shop=action.shop)
     if action.outcome is not None:
         log.info("action %s already ended %s; not redone", action_id, action.outcome)
         if action.report_state == ReportState.PENDING:

@@ -8,16 +8,20 @@ from rq import get_current_job
 from rq.job import Job
 
 from bridge import sync
+from bridge.outage import retried_when_unreachable
 from bridge.results import RetryLater
-from jobs.context import job_services, schedule_retry
+from jobs.context import attempt_number, job_services, schedule_retry
 
 
 def run_action(action_id: str) -> None:
     """Run an action; a passing failure is raised so that RQ retries it."""
+    services = job_services()
+    job = get_current_job()
     try:
-        sync.run_action(job_services(), action_id)
+        with retried_when_unreachable(services, attempt_number(job, services.settings.retry_max)):
+            sync.run_action(services, action_id)
     except RetryLater as retry:
-        schedule_retry(get_current_job(), retry)
+        schedule_retry(job, retry)
         raise
 
 

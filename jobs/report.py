@@ -8,6 +8,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from bridge import report
+from bridge.outage import retried_when_unreachable
 from bridge.results import RetryLater
 from jobs.context import attempt_number, job_services, schedule_retry
 
@@ -16,8 +17,10 @@ def report_back(action_id: str) -> None:
     """Write an action's outcome onto its store order; passing failures are retried."""
     services = job_services()
     job = get_current_job()
+    attempt = attempt_number(job, services.settings.retry_max)
     try:
-        report.report_back(services, action_id, attempt_number(job, services.settings.retry_max))
+        with retried_when_unreachable(services, attempt):
+            report.report_back(services, action_id, attempt)
     except RetryLater as retry:
         schedule_retry(job, retry)
         raise

@@ -143,15 +143,23 @@ class Admission:
 class AdmissionMiddleware:
     """WSGI middleware that puts the guarded paths behind the gate; other paths pass through."""
 
-    def __init__(self, app: WSGIApplication, gate: Admission) -> None:
+    def __init__(
+        self,
+        app: WSGIApplication,
+        gate: Admission,
+        on_refused: Callable[[WSGIEnvironment], None] | None = None,
+    ) -> None:
         self.app = app
         self.gate = gate
+        self.on_refused = on_refused
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") not in GUARDED_PATHS:
             return self.app(environ, start_response)
         verdict = self.gate.enter()
         if verdict is not Verdict.ADMITTED:
+            if self.on_refused is not None:
+                self.on_refused(environ)
             return _refusal(verdict, start_response)
         try:
             # Flask runs the whole view inside this call (the body is built, the request

@@ -65,3 +65,11 @@ def plan_for(topic: str) -> Plan | None:
 def route_for(topic: str) -> Route | None:
     """How to receive a topic, or None for a topic printbridge ignores."""
     return ROUTES.get(topic)
+
+
+def topic_label(topic: str | None) -> str:
+    """A topic as a metric label: the topics printbridge knows by name, any other as `other`.
+
+    Unsigned requests name any topic they like; a label must come from a fixed set.
+    """
+    return topic if topic in ROUTES else "other"

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import PoolProxiedConnection
+
+# Every wait for the database is bounded well inside the store's 5 s webhook deadline, so a
+# database that is down, unreachable or hung makes a webhook fail fast (503, the store
+# retries) instead of holding it until the store gives up. Constants, not settings: they
+# bound a failure, and no deployment is better served by waiting longer.
+#
+# Opening a PostgreSQL connection (TCP, TLS, start-up, authentication); libpq and psycopg
+# take 2 s as their shortest. A URL that sets connect_timeout itself keeps its own.
+CONNECT_TIMEOUT_SECONDS = 2
+# Waiting for a connection of the pool when every one is checked out.
+POOL_TIMEOUT_SECONDS = 2.0
+# Data sent on an open PostgreSQL connection and not acknowledged by the server's host (a
+# network partition, a host gone): after this the connection is dropped, not waited on for
+# the kernel's quarter of an hour of retransmissions.
+TCP_USER_TIMEOUT_MILLISECONDS = 3000
+# SQLite: how long a writer waits for the write lock. Every transaction holds it for
+# milliseconds, so a wait this long means something is wrong: answering 503 in time is better.
+SQLITE_BUSY_TIMEOUT_SECONDS = 3.0
 
 
 def make_engine(url: str) -> Engine:
@@ -16,10 +37,78 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url, parsed.database)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+            connect_args=_postgresql_connect_args(parsed),
+        )
     # A connection must never be shared across fork(): children start with an empty pool.
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     return engine
+
+
+@contextmanager
+def driver_connection(engine: Engine) -> Iterator[PoolProxiedConnection]:
+    """A pooled driver connection, for code that speaks to the driver directly.
+
+    The driver's errors leave as SQLAlchemy's (the webhook's 503 and readiness know those);
+    a connection found lost (the server went away, the connection was reset) is dropped
+    from the pool rather than rolled back, which would fail again, and the error says so
+    (`connection_invalidated`). The caller commits; anything else is rolled back.
+    """
+    dbapi = engine.dialect.loaded_dbapi
+    try:
+        connection = engine.raw_connection()
+    except dbapi.Error as error:
+        raise _wrapped(engine, error, invalidated=False) from error
+    try:
+        yield connection
+    except dbapi.Error as error:
+        lost = engine.dialect.is_disconnect(error, connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(error)
+        else:
+            with suppress(dbapi.Error):
+                connection.rollback()
+        raise _wrapped(engine, error, invalidated=lost) from error
+    finally:
+        connection.close()
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether a database error says the database could not be reached or the connection was
+    lost (down, unreachable, reset, every connection busy, SQLite's write lock held too long),
+    as opposed to a statement the database refused."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError)
+
+
+def _wrapped(engine: Engine, error: Exception, invalidated: bool) -> sa.exc.DBAPIError:
+    wrapped = sa.exc.DBAPIError.instance(
+        None,
+        None,
+        error,
+        engine.dialect.loaded_dbapi.Error,
+        connection_invalidated=invalidated,
+        dialect=engine.dialect,
+    )
+    assert isinstance(wrapped, sa.exc.DBAPIError)
+    return wrapped
+
+
+def _postgresql_connect_args(url: URL) -> dict[str, Any]:
+    if url.get_backend_name() != "postgresql":
+        return {}
+    # connect_args override the URL's query: only what the URL does not say is added.
+    wanted: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MILLISECONDS,
+    }
+    return {name: value for name, value in wanted.items() if name not in url.query}
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
@@ -30,7 +119,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     # "database is locked" when a read lock would have to be upgraded.
     engine = sa.create_engine(
         url,
-        connect_args={"timeout": 30, "check_same_thread": False, "isolation_level": None},
+        connect_args={
+            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+            "check_same_thread": False,
+            "isolation_level": None,
+        },
     )
 
     @event.listens_for(engine, "connect")

@@ -10,13 +10,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
-from rq import SimpleWorker
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 from rq.registry import clean_registries
 from rq.utils import now
 from rq.worker_registration import clean_worker_registry
+
+from bridge.adapters.outages import OutageTolerantWorker
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def renewing(renew: Callable[[], None], every: float, longest: float, name: str)
         thread.join()
 
 
-class LeasedWorker(SimpleWorker):
+class LeasedWorker(OutageTolerantWorker):
     """An RQ worker whose running job holds a short lease, so a dead worker's job runs again soon.
 
     RQ counts a job as abandoned once its execution's heartbeat is older than its TTL, and

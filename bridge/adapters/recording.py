@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bridge.adapters.database import driver_connection
 from bridge.domain.actions import ActionKind, ActionState, ReportState
 from bridge.domain.outcomes import Outcome
 
@@ -92,6 +93,18 @@ SELECT_STATE = """
 SELECT applied_updated_at, cancelled_at, address_fingerprint FROM order_states
 WHERE shop = :shop AND order_id = :order_id"""
 
+# PostgreSQL: the order's state read and its row locked until commit, so that the recordings
+# of one order's events run one after the other. A waiting recording then reads what the
+# other committed (READ COMMITTED re-reads a locked row once it is released).
+SELECT_STATE_FOR_UPDATE = SELECT_STATE + "\nFOR UPDATE"
+
+# PostgreSQL, an order with no state yet: an empty state row, inserted to be held. A recording
+# that inserts it at the same time waits for this one to commit, then finds nothing returned.
+INSERT_EMPTY_STATE = """
+INSERT INTO order_states (shop, order_id, updated_at) VALUES (:shop, :order_id, :now)
+ON CONFLICT (shop, order_id) DO NOTHING
+RETURNING applied_updated_at, cancelled_at, address_fingerprint"""
+
 INSERT_ACTION = """
 INSERT INTO actions (id, shop, order_id, order_name, order_gid, reference, kind, dedupe_key,
     event_updated_at, state, detail, attempts, dry_run, created_at, updated_at, report_state)
@@ -122,7 +135,7 @@ SUPERSEDE_WAITING = """
 UPDATE actions SET state = :done, outcome = :superseded, reason = 'address.superseded',
     message = :message, finished_at = :now, updated_at = :now, report_state = :no_report
 WHERE shop = :shop AND order_id = :order_id AND kind = :kind AND state = :pending
-    AND attempts = 0"""
+    AND attempts = 0 AND dedupe_key <> :dedupe_key"""
 
 INSERT_DELIVERY = """
 INSERT INTO deliveries (shop, webhook_id, event_id, topic, api_version, triggered_at,
@@ -145,7 +158,6 @@ class DeliveryRecorder:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        self._dbapi = engine.dialect.loaded_dbapi
         self._statements: dict[str, str] = {}
 
     def record(self, delivery: NewDelivery, intent: Intent | None) -> Recorded:
@@ -158,13 +170,13 @@ class DeliveryRecorder:
         try:
             with self._transaction() as run:
                 return self._record(run, delivery, intent)
-        except self._dbapi.IntegrityError as error:
+        except sa.exc.IntegrityError as error:
             # The delivery id is taken: a repeat of a recorded delivery. (Everything else
             # this transaction writes is an upsert or ON CONFLICT DO NOTHING.)
             with self._transaction() as run:
                 duplicate = self._duplicate(run, delivery)
             if duplicate is None:
-                raise self._wrapped(error) from error
+                raise error
             return duplicate
 
     def _record(self, run: _Run, delivery: NewDelivery, intent: Intent | None) -> Recorded:
@@ -192,14 +204,14 @@ class DeliveryRecorder:
     def _route(self, run: _Run, intent: Intent) -> tuple[str, str | None, str | None, bool]:
         """Decide what the event does: (result, reason, action id, enqueue)."""
         key = {"shop": intent.shop, "order_id": intent.order_id}
-        state = run(SELECT_STATE, **key).fetchone()
+        now = _time(intent.created_at)
+        state = self._read_state(run, key, now)
         applied, cancelled, fingerprint = (
             (_read_time(state[0]), state[1], state[2]) if state else (None, None, None)
         )
         updated_at = intent.event_updated_at
         if applied and updated_at and updated_at < applied:
             return "stale", "event.older_than_applied", None, False
-        now = _time(intent.created_at)
         if isinstance(intent, AddressSeen):
             if fingerprint is None:
                 self._save_state(run, key, now, fingerprint=intent.fingerprint)
@@ -242,6 +254,25 @@ class DeliveryRecorder:
         )
         return "accepted", None, intent.id, True
 
+    def _read_state(self, run: _Run, key: dict[str, str], now: str | None) -> Any:
+        """The order's state row, or None; no other recording for the order runs until commit.
+
+        Everything this recording decides (stale, unchanged, which waiting edits it ends) rests
+        on this read: two edits of one order recorded side by side must not both decide from
+        the state before either. SQLite: BEGIN IMMEDIATE took the database's write lock before
+        this read. PostgreSQL: the order's row is locked, in the same statement while the order
+        has state (no extra round trip); the first event of an order inserts a row to hold.
+        """
+        if self._sqlite:
+            return run(SELECT_STATE, **key).fetchone()
+        state = run(SELECT_STATE_FOR_UPDATE, **key).fetchone()
+        if state is None:
+            state = run(INSERT_EMPTY_STATE, **key, now=now).fetchone()
+        if state is None:
+            # Another recording inserted the row first and has committed: read what it left.
+            state = run(SELECT_STATE_FOR_UPDATE, **key).fetchone()
+        return state
+
     def _save_state(
         self,
         run: _Run,
@@ -261,13 +292,16 @@ class DeliveryRecorder:
         """End older address edits of the order that have not started: the newest wins.
 
         One that has started may have cancelled a Gelato order already; it runs to its end,
-        and the new action re-addresses what it leaves.
+        and the new action re-addresses what it leaves. The action of this very event (another
+        delivery of it: the store re-emits events under new webhook ids) is never ended here,
+        should it exist: this delivery then only repeats it.
         """
         run(
             SUPERSEDE_WAITING,
             shop=action.shop,
             order_id=action.order_id,
             kind=ActionKind.ADDRESS_UPDATE.value,
+            dedupe_key=action.dedupe_key,
             pending=ActionState.PENDING.value,
             done=ActionState.DONE.value,
             superseded=Outcome.SUPERSEDED.value,
@@ -290,11 +324,9 @@ class DeliveryRecorder:
 
     @contextmanager
     def _transaction(self) -> Iterator[_Run]:
-        try:
-            connection = self.engine.raw_connection()
-        except self._dbapi.Error as error:
-            raise self._wrapped(error) from error
-        try:
+        # Driver errors leave as SQLAlchemy's (the webhook's 503 knows those), a lost
+        # connection dropped from the pool: see `driver_connection`.
+        with driver_connection(self.engine) as connection:
             cursor = connection.cursor()
             if self._sqlite:
                 # BEGIN IMMEDIATE: take the write lock now, so writers queue on the busy
@@ -307,20 +339,6 @@ class DeliveryRecorder:
 
             yield run
             connection.commit()
-        except self._dbapi.IntegrityError:
-            connection.rollback()
-            raise
-        except self._dbapi.Error as error:
-            connection.rollback()
-            raise self._wrapped(error) from error
-        finally:
-            connection.close()
-
-    def _wrapped(self, error: Exception) -> sa.exc.StatementError:
-        # Callers (and the webhook's 503) know SQLAlchemy's errors, not each driver's.
-        return sa.exc.DBAPIError.instance(
-            None, None, error, self._dbapi.Error, dialect=self.engine.dialect
-        )
 
     def _driver_sql(self, statement: str) -> str:
         """The statement in the driver's parameter style (`:name` or `%(name)s`)."""

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bridge.adapters.database import driver_connection
 from bridge.adapters.recording import (
     DeliveryRecorder,
     Intent,
@@ -81,13 +82,10 @@ class Storage:
         # On the driver connection, outside a transaction: every SQLAlchemy transaction on
         # SQLite begins IMMEDIATE (a writer), and readiness must not queue for the write lock
         # behind webhooks, nor hold it from them.
-        connection = self.engine.raw_connection()
-        try:
+        with driver_connection(self.engine) as connection:
             cursor = connection.cursor()
             cursor.execute("SELECT 1")
             cursor.close()
-        finally:
-            connection.close()
 
     # -- the webhook path ---------------------------------------------------------------
 

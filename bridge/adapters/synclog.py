@@ -65,6 +65,28 @@ class SyncLog:
         with self.engine.connect() as connection:
             return [_action(row) for row in connection.execute(query).mappings()]
 
+    def action_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Actions in the sync log: ended ones by outcome, and open ones by state.
+
+        The first count reads only the index on (outcome, created_at); the second reads the
+        rows of open actions alone, which are few.
+        """
+        with self.engine.connect() as connection:
+            by_outcome = connection.execute(
+                sa.select(actions.c.outcome, sa.func.count())
+                .where(actions.c.outcome.is_not(None))
+                .group_by(actions.c.outcome)
+            ).all()
+            by_state = connection.execute(
+                sa.select(actions.c.state, sa.func.count())
+                .where(actions.c.outcome.is_(None))
+                .group_by(actions.c.state)
+            ).all()
+        return (
+            {str(outcome): int(count) for outcome, count in by_outcome},
+            {str(state): int(count) for state, count in by_state},
+        )
+
     def _full_action(self, connection: sa.Connection, row: sa.RowMapping) -> dict[str, Any]:
         document = _action(row)
         document["attempts"] = [

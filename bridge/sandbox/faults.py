@@ -26,15 +26,35 @@ class Fault:
         """Tell whether this fault applies to requests of the given endpoint."""
         return self.endpoint in ("*", endpoint)
 
+    @property
+    def kind(self) -> str:
+        """What the fault does to its answer, as the request log names it.
+
+        "timeout" (performed, then answered too late), "429", "5xx", "4xx" (refused), or
+        "delay" (slowed, then performed and answered as usual).
+        """
+        if self.timeout is not None:
+            return "timeout"
+        if self.status is None:
+            return "delay"
+        if self.status == 429:
+            return "429"
+        return "5xx" if self.status >= 500 else "4xx"
+
 
 @dataclass(frozen=True)
 class FaultRates:
-    """Probabilities of random faults per /v4 request, for reliability tests."""
+    """Probabilities of random faults per /v4 request, for reliability tests.
+
+    A 429 carries `retry_after` as its Retry-After; a 5xx carries `server_error_retry_after`
+    (none by default, as most servers send none with a 5xx).
+    """
 
     server_error: float = 0.0
     too_many: float = 0.0
     timeout: float = 0.0
     retry_after: float | None = None
+    server_error_retry_after: float | None = None
     timeout_seconds: float = 3.0
     endpoint: str = "*"
 
@@ -107,7 +127,9 @@ class FaultPlan:
             return Fault(endpoint=endpoint, status=429, retry_after=rates.retry_after)
         if draw < rates.timeout + rates.too_many + rates.server_error:
             status = self._random.choice((500, 502, 503))
-            return Fault(endpoint=endpoint, status=status, retry_after=rates.retry_after)
+            return Fault(
+                endpoint=endpoint, status=status, retry_after=rates.server_error_retry_after
+            )
         return None
 
 
@@ -158,6 +180,7 @@ def parse_rates(body: JsonObject) -> tuple[FaultRates, int | None]:
         too_many=_number(body, "429", 0.0, 0.0) or 0.0,
         timeout=_number(body, "timeout", 0.0, 0.0) or 0.0,
         retry_after=_number(body, "retry_after", None, 0.0),
+        server_error_retry_after=_number(body, "5xx_retry_after", None, 0.0),
         timeout_seconds=_number(body, "timeout_seconds", 3.0, 0.0) or 0.0,
         endpoint=str(endpoint),
     )

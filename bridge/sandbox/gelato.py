@@ -9,7 +9,10 @@ Choices where gelato.md leaves the live API UNCONFIRMED:
 
 Other fault rules: a fault with a status answers before touching state; a fault with only
 a delay slows a call that then runs normally. Every /v4 request, refused ones included,
-counts towards a status-after schedule.
+counts towards a status-after schedule. A status-on-cancel move happens when a cancel for
+the order reaches the order book (not when a fault refused it), just before it is judged.
+Each logged request says when it arrived and was answered, which fault (if any) shaped its
+answer, and the Retry-After it carried.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from bridge.sandbox.faults import FaultPlan, parse_fault, parse_rates
+from bridge.sandbox.faults import Fault, FaultPlan, parse_fault, parse_rates
 from bridge.sandbox.gelato_input import (
     parse_create,
     parse_patch,
@@ -91,6 +94,11 @@ class GelatoSandbox:
                     methods=["POST"],
                     endpoint="schedule",
                 ),
+                Rule(
+                    "/_sandbox/orders/<gid:order_id>/status-on-cancel",
+                    methods=["POST"],
+                    endpoint="on_cancel",
+                ),
                 Rule("/_sandbox/faults", methods=["POST"], endpoint="faults"),
                 Rule("/_sandbox/fault-rates", methods=["POST"], endpoint="rates"),
                 Rule("/_sandbox/latency", methods=["POST"], endpoint="latency"),
@@ -139,37 +147,68 @@ class GelatoSandbox:
             time.sleep(latency)
         endpoint, order_id, response = self._route(request)
         key = request.headers.get("X-API-KEY", "")
+        fault, performed = None, None
         if not any(hmac.compare_digest(key.encode(), known.encode()) for known in self.api_keys):
             response = _error(401, "No valid API key provided.")
         elif response is None and endpoint is not None:
-            response = self._with_fault(endpoint, request, order_id)
+            fault = self.faults.next_fault(endpoint)
+            response, performed = self._with_fault(fault, endpoint, request, order_id)
         assert response is not None
+        retry_after = response.headers.get("Retry-After")
+        body = logged_body(request)
         self.state.record(
             {
                 "method": request.method,
                 "path": request.path,
                 "endpoint": endpoint,
                 "status": response.status_code,
+                # The store order the call is about, when one is known.
+                "reference": self._reference_of(endpoint, order_id, body),
                 "at": arrived,
-                "body": logged_body(request),
+                # When the answer left (for a timeout fault: long after the client gave up).
+                "answered": time.time(),
+                # What was injected into this answer, if anything (Fault.kind), and the
+                # Retry-After it carried: a test checks the next call came no sooner.
+                "fault": fault.kind if fault is not None else None,
+                "retry_after": int(retry_after) if retry_after is not None else None,
+                # The status the call was carried out with, which the client never saw when
+                # a timeout fault answered it; otherwise the status answered, or None when a
+                # fault refused it before it reached the order book.
+                "performed": performed,
+                "body": body,
                 # Which account's key was used (a sandbox holds no real secret).
                 "api_key": key,
             }
         )
         return response
 
-    def _with_fault(self, endpoint: str, request: Request, order_id: str) -> Response:
-        fault = self.faults.next_fault(endpoint)
+    def _with_fault(
+        self, fault: Fault | None, endpoint: str, request: Request, order_id: str
+    ) -> tuple[Response, int | None]:
+        """The answer to a /v4 call shaped by its fault, and the status it was performed with."""
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         if fault is not None and fault.timeout is not None:
-            self._call(endpoint, request, order_id)
+            performed = self._call(endpoint, request, order_id).status_code
             time.sleep(fault.timeout)
-            return _error(504, "Gateway Timeout.")
+            return _error(504, "Gateway Timeout."), performed
         if fault is not None and fault.status is not None:
             # Answer before touching state: a refused call must have no effect.
-            return _fault_response(fault.status, fault.retry_after)
-        return self._call(endpoint, request, order_id)
+            return _fault_response(fault.status, fault.retry_after), None
+        response = self._call(endpoint, request, order_id)
+        return response, response.status_code
+
+    def _reference_of(self, endpoint: str | None, order_id: str, body: object) -> str | None:
+        if order_id:
+            return self.state.reference_of(order_id)
+        if not isinstance(body, dict):
+            return None
+        if endpoint == "search":
+            wanted = body.get("orderReferenceIds")
+            return str(wanted[0]) if isinstance(wanted, list) and len(wanted) == 1 else None
+        if endpoint == "create" and isinstance(body.get("orderReferenceId"), str):
+            return str(body["orderReferenceId"])
+        return None
 
     def _call(self, endpoint: str, request: Request, order_id: str) -> Response:
         try:
@@ -210,6 +249,8 @@ class GelatoSandbox:
         if endpoint == "schedule":
             after = read_integer(body.get("after_requests"), "after_requests", None, 0)
             return json_response(self.state.schedule(order_id, parse_status(body), after))
+        if endpoint == "on_cancel":
+            return json_response(self.state.move_on_cancel(order_id, parse_status(body)))
         if endpoint == "faults":
             fault, count = parse_fault(body)
             return json_response({"queued": self.faults.queue(fault, count)})

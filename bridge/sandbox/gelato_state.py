@@ -42,6 +42,10 @@ class GelatoState:
         self._by_reference: dict[str, set[str]] = {}
         self._log: list[JsonObject] = []
         self._scheduled: list[_Scheduled] = []
+        # Order id -> the status it moves to when a cancel for it reaches the order book.
+        self._on_cancel: dict[str, str] = {}
+        # Order id -> orderReferenceId of every order ever stored, deleted drafts included.
+        self._references: dict[str, str] = {}
 
     def _order(self, order_id: str) -> JsonObject:
         order = self._orders.get(order_id)
@@ -51,6 +55,7 @@ class GelatoState:
 
     def _add(self, order: JsonObject) -> None:
         self._orders[order["id"]] = order
+        self._references[order["id"]] = order["orderReferenceId"]
         self._by_reference.setdefault(order["orderReferenceId"], set()).add(order["id"])
 
     def _remove(self, order_id: str) -> None:
@@ -82,6 +87,10 @@ class GelatoState:
         """Cancel an order that has not reached production, per gelato.md §2."""
         with self._lock:
             order = self._order(order_id)
+            moved = self._on_cancel.pop(order_id, None)
+            if moved is not None and order["fulfillmentStatus"] != "canceled":
+                # Production got there first: the cancel meets the order in its new status.
+                set_status(order, moved)
             status = order["fulfillmentStatus"]
             if order["orderType"] == "draft":
                 # Drafts are removed with DELETE (gelato.md §4.2); 409 because the state forbids it.
@@ -179,6 +188,24 @@ class GelatoState:
                 self._scheduled.append(_Scheduled(order_id, status, after_requests))
         return {"orderId": order_id, "status": status, "afterRequests": after_requests}
 
+    def move_on_cancel(self, order_id: str, status: str) -> JsonObject:
+        """Move an order to a status just before the next cancel for it is carried out.
+
+        Searches and gets still show the old status, so the bridge sends the cancel and meets
+        the new status only in Gelato's answer (a 409 when it is past the cut). A cancel that
+        a fault refuses never reaches the order book and does not trigger the move.
+        """
+        with self._lock:
+            if self._order(order_id)["orderType"] == "draft":
+                raise SandboxError(409, DRAFT_MOVE)
+            self._on_cancel[order_id] = status
+        return {"orderId": order_id, "status": status, "on": "cancel"}
+
+    def reference_of(self, order_id: str) -> str | None:
+        """The orderReferenceId of an order stored now or before (a deleted draft's too)."""
+        with self._lock:
+            return self._references.get(order_id)
+
     def record(self, entry: JsonObject) -> None:
         """Log a served /v4 request and apply the status moves that were waiting for it."""
         with self._lock:
@@ -210,9 +237,11 @@ class GelatoState:
             return copy.deepcopy(found)
 
     def reset(self) -> None:
-        """Forget every order, logged request and scheduled move."""
+        """Forget every order, logged request and scheduled or pending move."""
         with self._lock:
             self._orders.clear()
             self._by_reference.clear()
             self._log.clear()
             self._scheduled.clear()
+            self._on_cancel.clear()
+            self._references.clear()

@@ -9,11 +9,15 @@ from itertools import pairwise
 from typing import Any
 
 REPLACES = "printbridge_replaces"
-# A call Gelato carried out: answered 200, or performed and then timed out (the sandbox's
-# timeout fault answers 504 after the change). 5xx and 429 faults answer before any change.
-APPLIED = frozenset({200, 504})
-# A refused call whose answer carries the sandbox's Retry-After.
-WAIT_ASKED = frozenset({429, 500, 502, 503})
+
+
+def carried_out(call: Mapping[str, Any]) -> bool:
+    """Whether Gelato carried the call out, its answer seen or lost to a timeout fault.
+
+    The sandbox logs `performed`, the status the call was carried out with (None when a fault
+    refused it first); a 504 of a timeout fault hides it from the client.
+    """
+    return call.get("performed") == 200
 
 
 def order_of(call: Mapping[str, Any]) -> str:
@@ -28,9 +32,7 @@ def order_of(call: Mapping[str, Any]) -> str:
 def cancels_applied(calls: Iterable[Mapping[str, Any]]) -> Counter[str]:
     """How many cancels Gelato carried out, per Gelato order."""
     return Counter(
-        order_of(call)
-        for call in calls
-        if call["endpoint"] == "cancel" and call["status"] in APPLIED
+        order_of(call) for call in calls if call["endpoint"] == "cancel" and carried_out(call)
     )
 
 
@@ -43,7 +45,7 @@ def drafts_created(calls: Iterable[Mapping[str, Any]]) -> Counter[str]:
     """How many replacement drafts Gelato created, per original they replace."""
     made: Counter[str] = Counter()
     for call in calls:
-        if call["endpoint"] != "create" or call["status"] not in APPLIED:
+        if call["endpoint"] != "create" or not carried_out(call):
             continue
         body = call.get("body") or {}
         metadata = {entry["key"]: entry["value"] for entry in body.get("metadata") or []}
@@ -51,20 +53,9 @@ def drafts_created(calls: Iterable[Mapping[str, Any]]) -> Counter[str]:
     return made
 
 
-def reference_of(call: Mapping[str, Any], references: Mapping[str, str]) -> str | None:
-    """The store order a call was about: from its body, or its Gelato order id's reference."""
-    body = call.get("body")
-    if call["endpoint"] == "search" and isinstance(body, dict):
-        found = body.get("orderReferenceIds") or []
-        return str(found[0]) if len(found) == 1 else None
-    if call["endpoint"] == "create" and isinstance(body, dict):
-        return str(body.get("orderReferenceId"))
-    return references.get(order_of(call))
-
-
 @dataclass(frozen=True)
 class Wait:
-    """A refused call asking to wait, and how long after it the next call for its order came."""
+    """An answer that asked to wait (Retry-After), and how long after it the next call came."""
 
     reference: str
     status: int
@@ -72,44 +63,60 @@ class Wait:
     waited: float
 
 
-def waits_after_refusals(
-    calls: list[Mapping[str, Any]], references: Mapping[str, str], retry_after: float
-) -> list[Wait]:
-    """For each call refused with Retry-After, the time until the next call for that order.
-
-    `at` is when a call arrived; the refusal was answered after the sandbox's latency, so the
-    wait measured here is Retry-After plus that latency at the least.
-    """
-    by_reference: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+def by_reference(calls: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """The calls about each store order (the sandbox logs `reference`), in order of arrival."""
+    found: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for call in sorted(calls, key=lambda call: float(call["at"])):
-        reference = reference_of(call, references)
-        if reference:
-            by_reference[reference].append(call)
+        if call.get("reference"):
+            found[str(call["reference"])].append(call)
+    return found
+
+
+def waits_after_retry_after(calls: Iterable[Mapping[str, Any]]) -> list[Wait]:
+    """For each answer carrying Retry-After, the time from it to the next call for its order.
+
+    Measured from when the sandbox sent the answer to when the next call arrived, so the
+    client's own time to receive the answer only lengthens it: a wait shorter than asked
+    means the client came back early.
+    """
     waits = []
-    for reference, ordered in by_reference.items():
+    for reference, ordered in by_reference(calls).items():
         for refused, following in pairwise(ordered):
-            if refused["status"] in WAIT_ASKED:
+            if refused.get("retry_after") is not None:
                 waits.append(
                     Wait(
                         reference,
                         int(refused["status"]),
-                        retry_after,
-                        float(following["at"]) - float(refused["at"]),
+                        float(refused["retry_after"]),
+                        float(following["at"]) - float(refused["answered"]),
                     )
                 )
     return waits
 
 
-def cancels_after_conflict(calls: list[Mapping[str, Any]]) -> dict[str, int]:
-    """Per Gelato order refused with 409 on a cancel, the cancel requests sent after it."""
+@dataclass(frozen=True)
+class Conflict:
+    """A call Gelato refused with 409, and how many calls of its kind to its order followed."""
+
+    endpoint: str
+    order: str
+    # False when a timeout fault hid the 409 from the client.
+    seen: bool
+    repeats: int
+
+
+def repeats_after_conflict(calls: Iterable[Mapping[str, Any]]) -> list[Conflict]:
+    """Every call carried out with 409, and the calls to the same endpoint and order after it."""
     ordered = sorted(calls, key=lambda call: float(call["at"]))
-    later: dict[str, int] = {}
+    found = []
     for index, call in enumerate(ordered):
-        if call["endpoint"] == "cancel" and call["status"] == 409:
-            order = order_of(call)
-            later[order] = sum(
-                1
-                for after in ordered[index + 1 :]
-                if after["endpoint"] == "cancel" and order_of(after) == order
-            )
-    return later
+        if call.get("performed") != 409:
+            continue
+        order = order_of(call)
+        repeats = sum(
+            1
+            for after in ordered[index + 1 :]
+            if after["endpoint"] == call["endpoint"] and order_of(after) == order
+        )
+        found.append(Conflict(str(call["endpoint"]), order, call["status"] == 409, repeats))
+    return found

@@ -6,13 +6,16 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bridge.adapters import stalled
 from bridge.adapters.queue import report_job_id
 from bridge.app import services_of
 from bridge.periodic import PeriodicJobs
 from bridge.services import utc_now
+from bridge.sweep import sweep
 from bridge.worker import make_worker
 from tests.conftest import SHOP, SUPPORT_TOKEN
 from tests.functional.conftest import Sandbox
@@ -43,7 +46,7 @@ def lose_the_queue(app: Flask) -> None:
     services_of(app).redis.flushdb()
 
 
-def later(app: Flask, minutes: int) -> None:
+def later(app: Flask, minutes: float) -> None:
     services_of(app).clock = lambda: utc_now() + timedelta(minutes=minutes)
 
 
@@ -69,6 +72,65 @@ def test_fresh_work_is_left_to_its_job(app: Flask, client: FlaskClient) -> None:
 
     assert result.output.strip() == "queued 0 action(s), 0 report-back(s)"
     assert services_of(app).queue.queue.count == 1
+
+
+def test_work_is_swept_once_idle_for_the_grace_setting(make_app: Any) -> None:
+    app = make_app(sweep_grace_seconds=30.0)
+    cancel(app.test_client())
+    lose_the_queue(app)
+
+    later(app, 0.25)
+    early = app.test_cli_runner().invoke(args=["sweep"])
+    later(app, 0.75)
+    late = app.test_cli_runner().invoke(args=["sweep"])
+
+    assert early.output.strip() == "queued 0 action(s), 0 report-back(s)"
+    assert late.output.strip() == "queued 1 action(s), 0 report-back(s)"
+
+
+def test_delivery_recorded_while_redis_was_down_and_never_retried_is_swept_and_ends(
+    app: Flask, client: FlaskClient, gelato: Sandbox
+) -> None:
+    gelato.post("/_sandbox/orders", {"orderReferenceId": str(ORDER), "status": "passed"})
+    body = encode(order_payload(ORDER))
+    queue = services_of(app).queue.queue
+    working = queue.connection.connection_pool
+    queue.connection.connection_pool = type(working)(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2
+    )
+    try:
+        answer = client.post("/webhooks/shopify", data=body, headers=delivery_headers(body))
+    finally:
+        queue.connection.connection_pool = working
+    later(app, 10)
+
+    result = app.test_cli_runner().invoke(args=["sweep"])
+    drain(app)
+
+    assert answer.status_code == 503
+    assert result.output.strip() == "queued 1 action(s), 0 report-back(s)"
+    assert action(client)["outcome"] == "cancelled"
+
+
+def test_lost_work_behind_a_page_of_queued_work_is_found(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stalled, "PAGE", 2)
+    for order in range(ORDER, ORDER + 5):
+        body = encode(order_payload(order))
+        client.post("/webhooks/shopify", data=body, headers=delivery_headers(body))
+    services = services_of(app)
+    oldest_first = list(stalled.unfinished_actions(services.storage.engine, utc_now()))
+    lose_the_queue(app)
+    # The three oldest are queued again (a backlog); the two newest are lost.
+    for action_id in oldest_first[:3]:
+        services.queue.enqueue_action(action_id)
+    later(app, 10)
+
+    swept = sweep(services)
+
+    assert len(oldest_first) == 5
+    assert sorted(swept.actions) == sorted(oldest_first[3:])
 
 
 def test_queued_action_is_not_queued_twice(app: Flask, client: FlaskClient) -> None:

@@ -290,6 +290,107 @@ def test_seeded_fault_rates_repeat_the_same_faults(gelato: Gelato) -> None:
     assert {500, 502, 503} & set(first)
 
 
+def test_request_log_names_each_fault_and_the_retry_after_it_carried(gelato: Gelato) -> None:
+    (seeded,) = gelato.seed()
+    started = time.time()
+    gelato.control("POST", "/_sandbox/faults", {"status": 429, "retry_after": 2})
+    gelato.control("POST", "/_sandbox/faults", {"status": 503})
+    gelato.control("POST", "/_sandbox/faults", {"endpoint": "cancel", "timeout": 0.2})
+    gelato.control("POST", "/_sandbox/faults", {"endpoint": "get", "delay": 0.1})
+    gelato.api("POST", "/v4/orders:search", json={})
+    gelato.api("POST", "/v4/orders:search", json={})
+    gelato.api("POST", f"/v4/orders/{seeded['id']}:cancel")
+    gelato.api("GET", f"/v4/orders/{seeded['id']}")
+    gelato.api("GET", f"/v4/orders/{seeded['id']}")
+    # An earlier test's timed-out call may be logged late, when its answer finally leaves.
+    log = [e for e in gelato.control("GET", "/_sandbox/requests") if e["at"] >= started]
+    assert [(e["status"], e["fault"], e["retry_after"], e["performed"]) for e in log] == [
+        (429, "429", 2, None),
+        (503, "5xx", None, None),
+        (504, "timeout", None, 200),
+        (200, "delay", None, 200),
+        (200, None, None, 200),
+    ]
+    assert log[2]["answered"] - log[2]["at"] >= 0.2
+    assert all(e["answered"] >= e["at"] for e in log)
+
+
+def test_request_log_names_the_store_order_each_call_was_about(gelato: Gelato) -> None:
+    (seeded,) = gelato.seed(reference="77")
+    started = time.time()
+    draft = gelato.api("POST", "/v4/orders", json=create_body(orderType="draft")).json()
+    gelato.api("POST", "/v4/orders:search", json={"orderReferenceIds": ["77"]})
+    gelato.api("POST", "/v4/orders:search", json={"orderReferenceIds": ["77", "2001"]})
+    gelato.api("POST", f"/v4/orders/{seeded['id']}:cancel")
+    gelato.api("DELETE", f"/v4/orders/{draft['id']}")
+    gelato.api("GET", f"/v4/orders/{draft['id']}")
+    gelato.api("GET", "/v4/orders/unknown")
+    log = [e for e in gelato.control("GET", "/_sandbox/requests") if e["at"] >= started]
+    assert [(e["endpoint"], e["reference"]) for e in log] == [
+        ("create", "2001"),
+        ("search", "77"),
+        ("search", None),
+        ("cancel", "77"),
+        ("delete", "2001"),
+        ("get", "2001"),
+        ("get", None),
+    ]
+
+
+def test_fault_rates_send_retry_after_with_429_and_with_5xx_only_if_asked(
+    gelato: Gelato,
+) -> None:
+    started = time.time()
+    gelato.control("POST", "/_sandbox/fault-rates", {"5xx": 0.5, "429": 0.5, "retry_after": 3})
+    for _ in range(20):
+        gelato.api("POST", "/v4/orders:search", json={})
+    rates = {"5xx": 1.0, "retry_after": 3, "5xx_retry_after": 1}
+    gelato.control("POST", "/_sandbox/fault-rates", rates)
+    gelato.api("POST", "/v4/orders:search", json={})
+    log = [e for e in gelato.control("GET", "/_sandbox/requests") if e["at"] >= started]
+    assert {(e["fault"], e["retry_after"]) for e in log[:20]} == {("429", 3), ("5xx", None)}
+    assert (log[20]["fault"], log[20]["retry_after"]) == ("5xx", 1)
+
+
+def test_status_on_cancel_makes_the_next_cancel_meet_a_printed_order(gelato: Gelato) -> None:
+    (seeded,) = gelato.seed(status="passed")
+    gelato.control(
+        "POST", f"/_sandbox/orders/{seeded['id']}/status-on-cancel", {"status": "printed"}
+    )
+    assert gelato.status_of(seeded["id"]) == "passed"
+    gelato.control("POST", "/_sandbox/faults", {"endpoint": "cancel", "status": 503})
+    cancel = f"/v4/orders/{seeded['id']}:cancel"
+    # A refused cancel never reached the order book: the order is still passed.
+    assert gelato.api("POST", cancel).status_code == 503
+    assert gelato.status_of(seeded["id"]) == "passed"
+    answer = gelato.api("POST", cancel)
+    assert (answer.status_code, answer.json()["message"]) == (409, PRINTED_MESSAGE)
+    assert gelato.status_of(seeded["id"]) == "printed"
+
+
+def test_status_on_cancel_moves_the_order_under_a_timed_out_cancel(gelato: Gelato) -> None:
+    (seeded,) = gelato.seed(status="passed")
+    gelato.control(
+        "POST", f"/_sandbox/orders/{seeded['id']}/status-on-cancel", {"status": "printed"}
+    )
+    gelato.control("POST", "/_sandbox/faults", {"endpoint": "cancel", "timeout": 0})
+    assert gelato.api("POST", f"/v4/orders/{seeded['id']}:cancel").status_code == 504
+    assert gelato.status_of(seeded["id"]) == "printed"
+    log = gelato.control("GET", "/_sandbox/requests")
+    cancel = [e for e in log if e["path"] == f"/v4/orders/{seeded['id']}:cancel"]
+    assert [(e["status"], e["performed"]) for e in cancel] == [(504, 409)]
+
+
+def test_status_on_cancel_of_a_draft_answers_409(gelato: Gelato) -> None:
+    (draft,) = gelato.seed(status="draft")
+    response = gelato.session.post(
+        f"{gelato.url}/_sandbox/orders/{draft['id']}/status-on-cancel",
+        json={"status": "printed"},
+        timeout=10,
+    )
+    assert response.status_code == 409
+
+
 def test_status_after_moves_the_order_to_printed_between_retries(gelato: Gelato) -> None:
     (seeded,) = gelato.seed(status="passed")
     schedule = {"status": "printed", "after_requests": 1}

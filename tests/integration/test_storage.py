@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bridge.adapters.stalled import unfinished_actions, unreported_actions
 from bridge.adapters.storage import Storage
 from bridge.adapters.tables import actions, api_calls, deliveries
 from bridge.domain.actions import ActionState, ReportState
@@ -202,3 +203,22 @@ def test_first_gelato_call_time_is_set_once_and_only_by_gelato_calls(storage: St
         ).scalar_one()
     assert first == NOW
     assert count(storage.engine, api_calls) == 3
+
+
+def test_stalled_actions_are_read_page_by_page_through_ties_on_time(storage: Storage) -> None:
+    made = []
+    for n in range(5):
+        order_id = str(5_000 + n)
+        new = action(order_id=order_id)
+        storage.record_delivery(delivery(f"paged-{n}", order_id=order_id), new)
+        made.append(new.id)
+    finished = made.pop()
+    storage.finish_action(finished, NOW, outcome=Outcome.CANCELLED, reason=None, message="")
+    later = NOW + timedelta(hours=1)
+
+    unfinished = list(unfinished_actions(storage.engine, later, page=2))
+    unreported = list(unreported_actions(storage.engine, later, page=1))
+
+    assert unfinished == sorted(made)
+    assert unreported == [finished]
+    assert list(unfinished_actions(storage.engine, NOW, page=2)) == []

@@ -42,6 +42,9 @@ def settings_for_test(
         retry_cap_seconds=0.0,
         not_found_grace_seconds=0.0,
         http_timeout_seconds=2.0,
+        # No flushing thread: a test's tally reaches Redis when it scrapes or a job ends,
+        # never later into the next test's Redis.
+        metrics_flush_seconds=0.0,
     )
     return replace(settings, **changes)
 

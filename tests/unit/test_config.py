@@ -43,6 +43,8 @@ def test_defaults_with_only_the_webhook_secret(tmp_path: Path) -> None:
     assert settings.support_token is None
     assert settings.webhook_secrets == ("s3cret",)
     assert settings.worker_lease_seconds == 60
+    assert settings.sweep_interval_seconds == 60
+    assert settings.sweep_grace_seconds == 120
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])
@@ -80,6 +82,13 @@ def test_missing_webhook_secret_is_a_config_error_naming_it(
         ("BRIDGE_HTTP_TIMEOUT_SECONDS", "-0.5"),
         ("BRIDGE_MAX_BODY_BYTES", "1MB"),
         ("BRIDGE_NOT_FOUND_GRACE_SECONDS", "-300"),
+        ("BRIDGE_SWEEP_INTERVAL_SECONDS", "0"),
+        ("BRIDGE_SWEEP_INTERVAL_SECONDS", "0.5"),
+        ("BRIDGE_SWEEP_INTERVAL_SECONDS", "a minute"),
+        ("BRIDGE_SWEEP_INTERVAL_SECONDS", "inf"),
+        ("BRIDGE_SWEEP_GRACE_SECONDS", "-1"),
+        ("BRIDGE_SWEEP_GRACE_SECONDS", "2m"),
+        ("BRIDGE_SWEEP_GRACE_SECONDS", "nan"),
     ],
 )
 def test_malformed_value_is_a_config_error_naming_the_variable(
@@ -142,6 +151,8 @@ def test_values_are_read_and_typed(tmp_path: Path) -> None:
         BRIDGE_RETRY_MAX="3",
         BRIDGE_HTTP_TIMEOUT_SECONDS="2.5",
         BRIDGE_WORKER_LEASE_SECONDS="15",
+        BRIDGE_SWEEP_INTERVAL_SECONDS="2",
+        BRIDGE_SWEEP_GRACE_SECONDS="4.5",
     )
 
     assert settings.dry_run is True
@@ -152,6 +163,14 @@ def test_values_are_read_and_typed(tmp_path: Path) -> None:
     assert settings.retry_max == 3
     assert settings.http_timeout_seconds == 2.5
     assert settings.worker_lease_seconds == 15
+    assert settings.sweep_interval_seconds == 2.0
+    assert settings.sweep_grace_seconds == 4.5
+
+
+def test_sweep_grace_may_be_zero_and_interval_one_second(tmp_path: Path) -> None:
+    settings = from_env(tmp_path, BRIDGE_SWEEP_INTERVAL_SECONDS="1", BRIDGE_SWEEP_GRACE_SECONDS="0")
+
+    assert (settings.sweep_interval_seconds, settings.sweep_grace_seconds) == (1.0, 0.0)
 
 
 def test_webhook_secrets_are_current_first_then_previous(tmp_path: Path) -> None:
@@ -333,3 +352,19 @@ def test_malformed_web_tier_values_are_config_errors_naming_them(
 ) -> None:
     with pytest.raises(ConfigError, match=name):
         from_env(tmp_path, **{name: value})
+
+
+def test_metrics_are_open_unless_a_token_is_set_and_logs_default_to_text(tmp_path: Path) -> None:
+    default = from_env(tmp_path)
+    configured = from_env(
+        tmp_path,
+        BRIDGE_METRICS_TOKEN="metrics-token-01",
+        BRIDGE_LOG_FORMAT="json",
+        BRIDGE_LOG_LEVEL="warning",
+    )
+
+    assert default.metrics_token is None
+    assert (default.log.format, default.log.level) == ("text", "INFO")
+    assert configured.metrics_token == "metrics-token-01"
+    assert (configured.log.format, configured.log.level) == ("json", "WARNING")
+    assert "metrics-token-01" not in repr(configured)
