@@ -35,20 +35,28 @@ NO_ANSWER = 0  # the status recorded when the connection failed or the client ti
 
 
 @dataclass
-class Attempt:
-    """One request of one delivery and its answer."""
+class Answer:
+    """What one request got back."""
 
-    order: int
-    attempt: int
     status: int
+    # From the connection attempt to the last byte of the answer, and to the connection made.
     seconds: float
-    # When it was due and when the connection attempt began, seconds from the load's start.
-    due: float
-    began: float
-    # time.monotonic() when the connection attempt began (the same clock as the server's).
-    at: float
+    connect_seconds: float
     retry_after: str | None = None
     error: str | None = None
+
+
+@dataclass
+class Attempt(Answer):
+    """One request of one delivery and its answer."""
+
+    order: int = 0
+    attempt: int = 1
+    # When it was due and when the connection attempt began, seconds from the load's start.
+    due: float = 0.0
+    began: float = 0.0
+    # time.monotonic() when the connection attempt began (the same clock as the server's).
+    at: float = 0.0
 
 
 def webhook_id(order: int) -> str:
@@ -70,13 +78,16 @@ def request_bytes(host: str, port: int, order: int) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-async def exchange(
-    host: str, port: int, payload: bytes, timeout: float
-) -> tuple[int, str | None, str | None]:
-    """Send one request on a new connection: (status, Retry-After, error)."""
+async def exchange(host: str, port: int, payload: bytes, timeout: float) -> Answer:
+    """Send one request on a new connection and read its answer."""
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    connected = began
 
     async def talk() -> tuple[int, str | None]:
+        nonlocal connected
         reader, writer = await asyncio.open_connection(host, port)
+        connected = loop.time()
         try:
             writer.write(payload)
             await writer.drain()
@@ -97,10 +108,20 @@ async def exchange(
     try:
         status, retry_after = await asyncio.wait_for(talk(), timeout)
     except TimeoutError:
-        return NO_ANSWER, None, "client timeout"
+        return Answer(NO_ANSWER, loop.time() - began, connected - began, error="client timeout")
     except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as error:
-        return NO_ANSWER, None, f"{type(error).__name__}: {error}"
-    return status, retry_after, None
+        return Answer(
+            NO_ANSWER, loop.time() - began, connected - began,
+            error=f"{type(error).__name__}: {error}",
+        )  # fmt: skip
+    return Answer(status, loop.time() - began, connected - began, retry_after)
+
+
+def attempt(
+    answer: Answer, order: int, number: int, due: float, began: float, at: float
+) -> Attempt:
+    """An answer with what it answered."""
+    return Attempt(**asdict(answer), order=order, attempt=number, due=due, began=began, at=at)
 
 
 async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
@@ -124,11 +145,8 @@ async def closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
                 exhausted = True
                 return
             began = loop.time()
-            status, retry_after, error = await exchange(host, port, payloads[order], timeout)
-            attempts.append(
-                Attempt(order, 1, status, loop.time() - began, began - start, began - start,
-                        began, retry_after, error)
-            )  # fmt: skip
+            answer = await exchange(host, port, payloads[order], timeout)
+            attempts.append(attempt(answer, order, 1, began - start, began - start, began))
 
     await asyncio.gather(*(sender() for _ in range(spec["connections"])))
     window = (measure_from - start, end - start)
@@ -162,13 +180,11 @@ async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
 
     async def deliver(order: int, number: int, due: float) -> None:
         began = loop.time()
-        status, retry_after, error = await exchange(host, port, payloads[order - first], timeout)
+        answer = await exchange(host, port, payloads[order - first], timeout)
         finished = loop.time()
-        attempts.append(
-            Attempt(order, number, status, finished - began, due - start, began - start,
-                    began, retry_after, error)
-        )  # fmt: skip
-        if status == 503:
+        attempts.append(attempt(answer, order, number, due - start, began - start, began))
+        if answer.status == 503:
+            retry_after = answer.retry_after
             wait = float(retry_after) if retry_after and retry_after.isdigit() else 5.0
             again = finished + wait + random.uniform(0, 1)
             if again < retry_end:

