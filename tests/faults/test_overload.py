@@ -177,6 +177,11 @@ def test_twice_the_capacity_is_answered_within_5_s_and_nothing_accepted_is_lost(
         "answered_other": sum(n for status, n in answers.items() if status not in (200, 503)),
         "overload_answered_200": sum(1 for a in load_attempts if a["status"] == 200),
         "overload_answered_503": sum(1 for a in load_attempts if a["status"] == 503),
+        # What the web tier served while offered twice its capacity: far below the capacity,
+        # the machine had less to give it than when the capacity was measured.
+        "overload_200_rps": round(
+            sum(1 for a in load_attempts if a["status"] == 200 and a["due"] < LOAD) / LOAD, 1
+        ),
         "deliveries_given_up_by_the_sender": len(load["given_up"]),
         "max_answer_seconds": round(max(seconds), 3),
         "p99_answer_seconds": round(percentile(seconds, 0.99), 3),
@@ -205,7 +210,10 @@ def test_twice_the_capacity_is_answered_within_5_s_and_nothing_accepted_is_lost(
     slow = [a for a in attempts if a["seconds"] >= SHOPIFY_LIMIT]
     assert slow == [], f"{len(slow)} answers took 5 s or more, first {slow[:3]}"
     assert all(a["retry_after"] for a in attempts if a["status"] == 503)
-    assert lost == [], f"{len(lost)} deliveries answered 200 did not end cancelled"
+    assert lost == [], (
+        f"{len(lost)} deliveries answered 200 did not end cancelled "
+        f"within {DRAIN_DEADLINE:.0f} s after the load"
+    )
     assert all(deliveries.get(webhook_id(order)) == 1 for order in accepted)
     assert all(per_order[order] == 1 for order in accepted)
     assert [o for o in refused_only if webhook_id(o) in deliveries or o in per_order] == []
