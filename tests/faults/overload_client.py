@@ -3,9 +3,10 @@ sent over HTTP, closed loop to measure what the web tier serves, open loop at a 
 
 Run as `python -m tests.faults.overload_client SPEC.json RESULT.json`. It has a process (and a
 GIL) of its own so that the sandboxes serving the workers in the test process cannot delay its
-sends or its clock. Each delivery opens its own connection, as a store's delivery does, and
-each answer is timed from the connection attempt to the last byte of the answer, with a
-client timeout far above Shopify's 5 s so that a slow answer is seen, not cut.
+sends or its clock. Each request opens its own connection (a store keeps connections alive; a
+new one is the harder case, as the server must accept it too), and each answer is timed from
+the connection attempt to the last byte of the answer, with a client timeout far above
+Shopify's 5 s so that a slow answer is seen, not cut.
 
 Open loop: request slots are due at start + i / rate, whatever the server does. A slot sends
 the oldest refused delivery whose Retry-After has passed (a store delivers a refused webhook

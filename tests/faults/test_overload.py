@@ -2,12 +2,13 @@
 Shopify's 5 s, the excess with a fast 503 and Retry-After, and nothing answered 200 is lost.
 
 The web tier runs as the Procfile's web line does (gunicorn with gunicorn.conf.py, its sizes
-and the admission gate's at their defaults), on PostgreSQL, with workers running. First a closed
-loop of distinct orders/cancelled deliveries measures the rate it answers 200 (its capacity);
-then an open loop offers twice that rate for 20 s, every delivery for its own order, seeded in
-the Gelato sandbox so its cancel succeeds. A refused delivery is sent again after its
-Retry-After, as a store does, within the offered rate and a bounded time
-(tests/faults/overload_client.py runs the sending in a process of its own).
+and the admission gate's at their defaults), on PostgreSQL, with two workers running (two more
+join after the load to finish the backlog sooner). First a closed loop of distinct
+orders/cancelled deliveries measures the rate it answers 200 (its capacity); then an open loop
+offers twice that rate for 20 s, every delivery for its own order, seeded in the Gelato sandbox
+so its cancel succeeds. A refused delivery is sent again after its Retry-After, as a store
+does, within the offered rate and a bounded time (tests/faults/overload_client.py runs the
+sending in a process of its own).
 
 Every answer must come within 5 s (timed by the sender, whose own timeout is 30 s): 200, or 503
 with Retry-After; no 500, no timeout, no failed connection. Every delivery answered 200 must be
