@@ -60,6 +60,8 @@ class Stack:
     groups: list[int] = field(default_factory=list)
     kills: int = 0
     http: requests.Session = field(default_factory=requests.Session)
+    # The Gelato sandbox itself (it runs in this process): to seed thousands of orders at once.
+    gelato_sandbox: GelatoSandbox | None = None
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         """Start one more `printbridge worker` process, as the Procfile does."""
@@ -157,7 +159,8 @@ def running_stack(
     does: `--config gunicorn.conf.py`, its sizes from the environment (WEB_CONCURRENCY and the
     admission gate's settings), on PORT.
     """
-    gelato = serve_in_thread(GelatoSandbox(api_key=GELATO_KEY))
+    gelato_sandbox = GelatoSandbox(api_key=GELATO_KEY)
+    gelato = serve_in_thread(gelato_sandbox)
     store = serve_in_thread(StoreSandbox(tokens={SHOP: ACCESS_TOKEN}))
     port = _free_port()
     env = {
@@ -194,8 +197,9 @@ def running_stack(
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     stack = Stack(
-        f"http://127.0.0.1:{port}", Control(gelato.url), Control(store.url), database_url, env, logs
-    )
+        f"http://127.0.0.1:{port}", Control(gelato.url), Control(store.url), database_url, env,
+        logs, gelato_sandbox=gelato_sandbox,
+    )  # fmt: skip
     try:
         _wait_until_ready(stack.url + "/readyz", web, web_log)
         for _ in range(workers):
