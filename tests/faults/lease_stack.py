@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,16 @@ import sqlalchemy as sa
 
 from bridge.sandbox import GelatoSandbox, StoreSandbox, serve_in_thread
 from tests.conftest import ACCESS_TOKEN, GELATO_KEY, SECRET, SHOP, SUPPORT_TOKEN
-from tests.support.webhooks import delivery_headers, encode
+from tests.support.webhooks import (
+    NEW_ADDRESS,
+    delivery_headers,
+    encode,
+    order_payload,
+    updated_payload,
+)
 
+# When the runs' store orders were created, and when their address was edited.
+CREATED_AT, EDITED_AT = "2026-11-20T10:00:00-05:00", "2026-11-20T10:05:00-05:00"
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "faults"
 
@@ -120,6 +129,29 @@ class Stack:
                 action["detail"] = json.loads(action["detail"])
             action["attempts"] = by_action.get(action["id"], [])
         return found
+
+    def finished(self, expected: int) -> list[dict[str, Any]] | None:
+        """Every action, once `expected` of them have an outcome and their report-back done."""
+        actions = self.actions()
+        done = [a for a in actions if a["outcome"] and a["report_state"] != "pending"]
+        return actions if len(done) >= expected else None
+
+
+def deliver_all(stack: Stack, kinds: dict[int, str], senders: int) -> list[tuple[int, float]]:
+    """Send each order's event from `senders` threads, in the order given: `cancel` as
+    orders/cancelled, `address_update` as orders/updated to NEW_ADDRESS at EDITED_AT. Each
+    answer's status and seconds, in the same order."""
+
+    def one(order_id: int) -> tuple[int, float]:
+        started = time.monotonic()
+        if kinds[order_id] == "cancel":
+            status = stack.send("orders/cancelled", order_payload(order_id))
+        else:
+            status = stack.send("orders/updated", updated_payload(order_id, NEW_ADDRESS, EDITED_AT))
+        return status, time.monotonic() - started
+
+    with ThreadPoolExecutor(senders) as pool:
+        return list(pool.map(one, kinds))
 
 
 def _free_port() -> int:

@@ -34,7 +34,7 @@ from bridge.adapters.tables import actions, attempts, deliveries
 from tests.conftest import SHOP
 from tests.faults.copies import Copy, Delivery, Sender
 from tests.faults.gelato_log import cancels_sent, drafts_created
-from tests.faults.lease_stack import running_stack, write_figures
+from tests.faults.lease_stack import CREATED_AT, EDITED_AT, running_stack, write_figures
 from tests.support.webhooks import (
     GELATO_OLD_ADDRESS,
     NEW_ADDRESS,
@@ -48,7 +48,6 @@ pytestmark = pytest.mark.faults
 WORKERS = 4
 SINGLE, SPLIT, ADDRESSES = 120, 30, 30
 FIRST = 7_300_000
-CREATED_AT, EDITED_AT = "2026-11-20T10:00:00-05:00", "2026-11-20T10:05:00-05:00"
 # Copies of each delivery: at once, spread over SPREAD seconds, while running, after the end.
 BURST, SPREAD_COPIES, RUNNING_COPIES, AFTER_COPIES = 4, 2, 2, 2
 COPIES = BURST + SPREAD_COPIES + RUNNING_COPIES + AFTER_COPIES

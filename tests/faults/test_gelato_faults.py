@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,17 @@ from tests.faults.gelato_log import (
     repeats_after_conflict,
     waits_after_retry_after,
 )
-from tests.faults.lease_stack import Stack, running_stack, write_figures
+from tests.faults.lease_stack import (
+    CREATED_AT,
+    Stack,
+    deliver_all,
+    running_stack,
+    write_figures,
+)
 from tests.support.webhooks import (
     GELATO_OLD_ADDRESS,
     NEW_ADDRESS,
     OLD_ADDRESS,
-    order_payload,
     updated_payload,
 )
 
@@ -65,7 +69,6 @@ RETRY_BASE = 0
 # a million runs.
 RETRY_MAX = 100
 FIRST = 7_300_000
-CREATED_AT, EDITED_AT = "2026-11-20T10:00:00-05:00", "2026-11-20T10:05:00-05:00"
 DEADLINE = 420.0
 SHOPIFY_LIMIT = 5.0
 
@@ -127,24 +130,8 @@ def _seed(stack: Stack, order_id: int, case: Case) -> None:
 
 
 def _deliver(stack: Stack, plan: dict[int, Case]) -> list[tuple[int, float]]:
-    """Send every order's delivery from four senders; each answer's status and seconds."""
-
-    def one(order_id: int) -> tuple[int, float]:
-        started = time.monotonic()
-        if plan[order_id].kind == "cancel":
-            status = stack.send("orders/cancelled", order_payload(order_id))
-        else:
-            status = stack.send("orders/updated", updated_payload(order_id, NEW_ADDRESS, EDITED_AT))
-        return status, time.monotonic() - started
-
-    with ThreadPoolExecutor(4) as senders:
-        return list(senders.map(one, plan))
-
-
-def _finished(stack: Stack, expected: int) -> list[dict[str, Any]] | None:
-    actions = stack.actions()
-    done = [a for a in actions if a["outcome"] and a["report_state"] != "pending"]
-    return actions if len(done) >= expected else None
+    """Send every order's delivery from four senders."""
+    return deliver_all(stack, {order_id: case.kind for order_id, case in plan.items()}, senders=4)
 
 
 def _live_parts(orders: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -192,7 +179,7 @@ def test_gelato_faults_end_every_action_correctly_and_honour_retry_after_and_409
         actions = None
         while actions is None and time.monotonic() - started < DEADLINE:
             time.sleep(2)
-            actions = _finished(stack, len(plan))
+            actions = stack.finished(len(plan))
         took = time.monotonic() - started
         stack.gelato.post("/_sandbox/fault-rates", {})
         stack.gelato.post("/_sandbox/latency", {"seconds": 0})

@@ -14,18 +14,21 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import SHOP
 from tests.faults.gelato_log import cancels_sent, drafts_created
-from tests.faults.lease_stack import Stack, running_stack, write_figures
+from tests.faults.lease_stack import (
+    CREATED_AT,
+    Stack,
+    deliver_all,
+    running_stack,
+    write_figures,
+)
 from tests.support.webhooks import (
     GELATO_OLD_ADDRESS,
-    NEW_ADDRESS,
     OLD_ADDRESS,
-    order_payload,
     updated_payload,
 )
 
@@ -35,7 +38,6 @@ LEASE = 3
 WORKERS = 4
 SINGLE, SPLIT, ADDRESSES = 300, 100, 100
 FIRST = 7_100_000
-CREATED_AT, EDITED_AT = "2026-11-20T10:00:00-05:00", "2026-11-20T10:05:00-05:00"
 DEADLINE = 240.0
 
 
@@ -49,27 +51,10 @@ def _plan() -> dict[int, tuple[str, int]]:
 
 
 def _deliver(stack: Stack, plan: dict[int, tuple[str, int]]) -> list[tuple[int, float]]:
-    """Send every order's delivery, in a shuffled order from eight senders; each one's status
-    and answer time in seconds."""
+    """Send every order's delivery, in a shuffled order, from eight senders."""
     orders = list(plan)
     random.shuffle(orders)
-
-    def one(order_id: int) -> tuple[int, float]:
-        started = time.monotonic()
-        if plan[order_id][0] == "cancel":
-            status = stack.send("orders/cancelled", order_payload(order_id))
-        else:
-            status = stack.send("orders/updated", updated_payload(order_id, NEW_ADDRESS, EDITED_AT))
-        return status, time.monotonic() - started
-
-    with ThreadPoolExecutor(8) as senders:
-        return list(senders.map(one, orders))
-
-
-def _finished(stack: Stack, expected: int) -> list[dict[str, Any]] | None:
-    actions = stack.actions()
-    done = [a for a in actions if a["outcome"] and a["report_state"] != "pending"]
-    return actions if len(done) >= expected else None
+    return deliver_all(stack, {order_id: plan[order_id][0] for order_id in orders}, senders=8)
 
 
 def test_workers_killed_at_random_lose_no_action_and_repeat_no_change(
@@ -112,7 +97,7 @@ def test_workers_killed_at_random_lose_no_action_and_repeat_no_change(
                 if stack.kills < 20 and time.monotonic() - started < 60:
                     stack.kill_worker(random.choice(stack.workers))
                     stack.start_worker()
-                actions = _finished(stack, len(plan)) if sent.done() else None
+                actions = stack.finished(len(plan)) if sent.done() else None
             answers = sent.result()
         took = time.monotonic() - started
         assert actions is not None, f"not every action ended within {DEADLINE}s"
