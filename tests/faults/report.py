@@ -104,7 +104,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "not recorded"
     if isinstance(value, dict):
-        return ", ".join(f"{key} {_cell(inner)}" for key, inner in value.items())
+        return ", ".join(f"{key} {_cell(inner)}" for key, inner in value.items()) or "none"
     return str(value)
 
 
