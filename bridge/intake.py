@@ -115,7 +115,7 @@ def plan_order_created(event: OrderEvent, access: ShopAccess, now: datetime) -> 
         shop=access.shop,
         order_id=event.order_id,
         fingerprint=event.shipping_address.fingerprint(),
-        event_updated_at=None,
+        event_updated_at=event.updated_at,
         created_at=now,
     )
 

@@ -93,6 +93,24 @@ SELECT_STATE = """
 SELECT applied_updated_at, cancelled_at, address_fingerprint FROM order_states
 WHERE shop = :shop AND order_id = :order_id"""
 
+# The order's state read, its time first moved up to the event's (`:seen`) if that is newer.
+# An event that is not older than the state is the newest known of the order, whatever it then
+# does: it asks for an action, or its address is found to be the one held (which writes nothing
+# else, so the move must happen here), or it is an address edit of a cancelled order (nothing
+# is done for such an order's address any more). Any event older than it is stale: after the
+# move, that is one whose time is earlier than the time read back. One statement, as the plain
+# read was; on PostgreSQL it locks the row until commit, as SELECT ... FOR UPDATE did.
+ADVANCE_STATE = """
+UPDATE order_states SET
+    applied_updated_at = CASE
+        WHEN applied_updated_at IS NULL OR applied_updated_at < :seen
+        THEN :seen ELSE applied_updated_at END,
+    updated_at = CASE
+        WHEN applied_updated_at IS NULL OR applied_updated_at < :seen
+        THEN :now ELSE updated_at END
+WHERE shop = :shop AND order_id = :order_id
+RETURNING applied_updated_at, cancelled_at, address_fingerprint"""
+
 # PostgreSQL: the order's state read and its row locked until commit, so that the recordings
 # of one order's events run one after the other. A waiting recording then reads what the
 # other committed (READ COMMITTED re-reads a locked row once it is released).
@@ -164,7 +182,8 @@ class DeliveryRecorder:
         """Store a delivery and what it asks for, in one transaction.
 
         A delivery seen before (same shop and webhook id) changes nothing but its duplicate
-        count. An event older than the one last applied to its order is stored as `stale`.
+        count. An event older than the newest one recorded for its order (applied, or found to
+        carry the address already held) is stored as `stale`.
         A second delivery of an event that already has an action points at that action.
         """
         try:
@@ -205,23 +224,26 @@ class DeliveryRecorder:
         """Decide what the event does: (result, reason, action id, enqueue)."""
         key = {"shop": intent.shop, "order_id": intent.order_id}
         now = _time(intent.created_at)
-        state = self._read_state(run, key, now)
+        updated_at = intent.event_updated_at
+        seen = _time(updated_at)
+        # The order's time is already moved up to this event's, if it is newer: an address
+        # found unchanged below needs no other write for it.
+        state = self._read_state(run, key, now, seen)
         applied, cancelled, fingerprint = (
             (_read_time(state[0]), state[1], state[2]) if state else (None, None, None)
         )
-        updated_at = intent.event_updated_at
-        if applied and updated_at and updated_at < applied:
+        if applied and updated_at and applied > updated_at:
             return "stale", "event.older_than_applied", None, False
         if isinstance(intent, AddressSeen):
             if fingerprint is None:
-                self._save_state(run, key, now, fingerprint=intent.fingerprint)
+                self._save_state(run, key, now, applied=seen, fingerprint=intent.fingerprint)
             return "learned", None, None, False
         if intent.kind == ActionKind.ADDRESS_UPDATE:
             if cancelled is not None:
                 return "ignored", "order.cancelled", None, False
             if fingerprint is None:
                 # No earlier address to compare with: this one becomes the reference.
-                self._save_state(run, key, now, fingerprint=intent.fingerprint)
+                self._save_state(run, key, now, applied=seen, fingerprint=intent.fingerprint)
                 return "ignored", "address.first_seen", None, False
             if fingerprint == intent.fingerprint:
                 return "ignored", "address.unchanged", None, False
@@ -248,13 +270,13 @@ class DeliveryRecorder:
             run,
             key,
             now,
-            applied=_time(updated_at),
+            applied=seen,
             fingerprint=intent.fingerprint,
             cancelled=cancelled_at if intent.kind == ActionKind.CANCEL else None,
         )
         return "accepted", None, intent.id, True
 
-    def _read_state(self, run: _Run, key: dict[str, str], now: str | None) -> Any:
+    def _read_state(self, run: _Run, key: dict[str, str], now: str | None, seen: str | None) -> Any:
         """The order's state row, or None; no other recording for the order runs until commit.
 
         Everything this recording decides (stale, unchanged, which waiting edits it ends) rests
@@ -262,15 +284,21 @@ class DeliveryRecorder:
         the state before either. SQLite: BEGIN IMMEDIATE took the database's write lock before
         this read. PostgreSQL: the order's row is locked, in the same statement while the order
         has state (no extra round trip); the first event of an order inserts a row to hold.
+
+        With the event's time `seen`, the read moves the order's time up to it first (see
+        ADVANCE_STATE): the row read back holds the later of the two. An order with no state
+        yet gets its time where its first state is saved.
         """
+        read, params = (ADVANCE_STATE, {"seen": seen, "now": now}) if seen else (None, {})
         if self._sqlite:
-            return run(SELECT_STATE, **key).fetchone()
-        state = run(SELECT_STATE_FOR_UPDATE, **key).fetchone()
+            return run(read or SELECT_STATE, **key, **params).fetchone()
+        read = read or SELECT_STATE_FOR_UPDATE
+        state = run(read, **key, **params).fetchone()
         if state is None:
             state = run(INSERT_EMPTY_STATE, **key, now=now).fetchone()
         if state is None:
             # Another recording inserted the row first and has committed: read what it left.
-            state = run(SELECT_STATE_FOR_UPDATE, **key).fetchone()
+            state = run(read, **key, **params).fetchone()
         return state
 
     def _save_state(

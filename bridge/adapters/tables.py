@@ -136,6 +136,9 @@ order_states = sa.Table(
     metadata,
     sa.Column("shop", sa.String(255), primary_key=True),
     sa.Column("order_id", sa.String(32), primary_key=True),
+    # The store's `updated_at` of the newest event recorded for the order that was not stale:
+    # one applied (an action), or whose address was learned or compared, changed or not. An
+    # event older than it is recorded as stale (bridge/adapters/recording.py).
     sa.Column("applied_updated_at", UTCDateTime),
     sa.Column("cancelled_at", UTCDateTime),
     sa.Column("address_fingerprint", sa.String(32)),

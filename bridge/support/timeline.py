@@ -16,7 +16,7 @@ from bridge.support.queries import Note
 _DELIVERY_WORDS = {
     "accepted": "started an action",
     "repeat": "a repeat of an event already recorded: no new action",
-    "stale": "stale: older than the change already applied, ignored",
+    "stale": "stale: older than what is already recorded for the order, ignored",
     "learned": "the order's shipping address was learned",
     "ignored": "nothing to do",
     "rejected": "rejected: the body could not be read",

@@ -323,6 +323,68 @@ def test_stale_edit_is_recorded_and_ignored(
     assert action["outcome"] == "address_updated"
 
 
+def test_edit_older_than_an_unchanged_one_is_stale_and_the_newest_address_stays(
+    app: Flask, client: FlaskClient, gelato: Sandbox
+) -> None:
+    seed(gelato, "passed")
+    created(client)
+    assert edited(client, NEW_ADDRESS, at="2026-11-20T10:05:00-05:00") == 200
+    # The order changes again later (a tag), its address still the new one...
+    assert edited(client, NEW_ADDRESS, at="2026-11-20T10:15:00-05:00", tags="vip") == 200
+    # ...then an edit made in between, with another address, arrives late.
+    between = {**NEW_ADDRESS, "address1": "Between Edits Road 7"}
+    assert edited(client, between, at="2026-11-20T10:10:00-05:00") == 200
+    drain(app)
+
+    deliveries = [(d["result"], d["reason"]) for d in log(client)["deliveries"]]
+    assert deliveries == [
+        ("learned", None),
+        ("accepted", None),
+        ("ignored", "address.unchanged"),
+        ("stale", "event.older_than_applied"),
+    ]
+    (action,) = address_actions(client)
+    assert action["outcome"] == "address_updated"
+    (replacement,) = live(gelato)
+    assert replacement["shippingAddress"]["addressLine1"] == "123 Ship Street"
+
+
+def test_edit_older_than_the_first_address_seen_is_stale(
+    app: Flask, client: FlaskClient, gelato: Sandbox
+) -> None:
+    seed(gelato, "passed")
+    # No orders/create reached printbridge: the first edit seen sets the reference address.
+    assert edited(client, NEW_ADDRESS, at="2026-11-20T10:15:00-05:00") == 200
+    assert edited(client, OLD_ADDRESS, at="2026-11-20T10:10:00-05:00") == 200
+    drain(app)
+
+    assert [(d["result"], d["reason"]) for d in log(client)["deliveries"]] == [
+        ("ignored", "address.first_seen"),
+        ("stale", "event.older_than_applied"),
+    ]
+    assert address_actions(client) == []
+    assert calls(gelato, "cancel") == []
+
+
+def test_order_created_arriving_after_an_edit_is_stale(
+    app: Flask, client: FlaskClient, gelato: Sandbox
+) -> None:
+    seed(gelato, "passed")
+    assert edited(client, NEW_ADDRESS, at="2026-11-20T10:15:00-05:00") == 200
+    created(client)
+    # Edited back to the address the order was created with: a change from the newest seen.
+    assert edited(client, OLD_ADDRESS, at="2026-11-20T10:20:00-05:00") == 200
+    drain(app)
+
+    assert [(d["result"], d["reason"]) for d in log(client)["deliveries"]] == [
+        ("ignored", "address.first_seen"),
+        ("stale", "event.older_than_applied"),
+        ("accepted", None),
+    ]
+    (action,) = address_actions(client)
+    assert action["outcome"] == "address_updated"
+
+
 def test_burst_of_ten_edits_gives_one_reissue_with_the_last_address(
     app: Flask, client: FlaskClient, gelato: Sandbox
 ) -> None:

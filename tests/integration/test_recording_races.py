@@ -59,8 +59,8 @@ class PausingRecorder(DeliveryRecorder):
         super().__init__(engine)
         self.meanwhile: Callable[[int | None], object] | None = meanwhile
 
-    def _read_state(self, run: _Run, key: dict[str, str], now: str | None) -> Any:
-        state = super()._read_state(run, key, now)
+    def _read_state(self, run: _Run, key: dict[str, str], now: str | None, seen: str | None) -> Any:
+        state = super()._read_state(run, key, now, seen)
         if self.meanwhile is not None:
             meanwhile, self.meanwhile = self.meanwhile, None
             meanwhile(None if self._sqlite else run("SELECT pg_backend_pid()").fetchone()[0])
@@ -107,7 +107,9 @@ class Alongside:
             "SELECT count(*) FROM pg_stat_activity WHERE :paused = ANY(pg_blocking_pids(pid))"
         )
         deadline = time.monotonic() + DEADLINE_SECONDS
-        with self.engine.connect() as monitor:
+        # Each poll in a transaction of its own: PostgreSQL keeps one view of pg_stat_activity
+        # for a whole transaction, so polls in one would never see the other start to wait.
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as monitor:
             while self.thread.is_alive():
                 if monitor.execute(waiting, {"paused": paused_pid}).scalar_one():
                     return
@@ -271,3 +273,76 @@ def test_a_second_delivery_of_an_address_edit_never_supersedes_the_edit_it_repea
     results = {again.result, recorded["first"].result}
     assert results in ({"accepted", "repeat"}, {"accepted", "ignored"})
     assert {again.action_id, recorded["first"].action_id} - {None} == {kept}
+
+
+BETWEEN_AT, LATEST_AT = UPDATED + timedelta(minutes=1), UPDATED + timedelta(minutes=2)
+
+
+def test_an_edit_older_than_an_unchanged_one_recorded_alongside_it_is_stale(
+    engine: Engine,
+) -> None:
+    recorder = DeliveryRecorder(engine)
+    learn_address(recorder)
+    applied = address_edit(NEW, OLDER_AT)
+    assert recorder.record(edit_delivery("wh-applied", OLDER_AT), applied).result == "accepted"
+    # The order changed later, its address still NEW; an edit made in between, with another
+    # address, is recorded while that one is.
+    unchanged, between = (
+        address_edit(NEW, LATEST_AT),
+        address_edit("fingerprint-between", BETWEEN_AT),
+    )
+    recorded: dict[str, Recorded] = {}
+
+    def record_between() -> None:
+        recorded["between"] = recorder.record(edit_delivery("wh-between", BETWEEN_AT), between)
+
+    meanwhile = Alongside(engine, record_between)
+    recorded["unchanged"] = PausingRecorder(engine, meanwhile).record(
+        edit_delivery("wh-unchanged", LATEST_AT), unchanged
+    )
+    meanwhile.finish()
+
+    assert (recorded["unchanged"].result, recorded["unchanged"].action_id) == ("ignored", None)
+    assert (recorded["between"].result, recorded["between"].action_id) == ("stale", None)
+    assert actions_found(engine) == {applied.id: (ActionState.PENDING.value, None)}
+    assert order_state(engine) == (LATEST_AT, NEW)
+    assert delivery_results(engine)["wh-between"] == ("stale", "event.older_than_applied", None)
+
+
+def test_an_edit_older_than_the_first_address_seen_recorded_alongside_it_is_stale(
+    engine: Engine,
+) -> None:
+    recorder = DeliveryRecorder(engine)
+    first, older = address_edit(NEW, LATEST_AT), address_edit("fingerprint-older", BETWEEN_AT)
+    recorded: dict[str, Recorded] = {}
+
+    def record_older() -> None:
+        recorded["older"] = recorder.record(edit_delivery("wh-older", BETWEEN_AT), older)
+
+    meanwhile = Alongside(engine, record_older)
+    recorded["first"] = PausingRecorder(engine, meanwhile).record(
+        edit_delivery("wh-first", LATEST_AT), first
+    )
+    meanwhile.finish()
+
+    assert delivery_results(engine) == {
+        "wh-first": ("ignored", "address.first_seen", None),
+        "wh-older": ("stale", "event.older_than_applied", None),
+    }
+    assert actions_found(engine) == {}
+    assert order_state(engine) == (LATEST_AT, NEW)
+
+
+def test_the_address_learned_from_orders_create_is_dated_by_the_event(engine: Engine) -> None:
+    recorder = DeliveryRecorder(engine)
+    recorder.record(
+        delivery("created", topic="orders/create", event_updated_at=OLDER_AT),
+        AddressSeen(shop=SHOP, order_id=ORDER_ID, fingerprint=OLD, event_updated_at=OLDER_AT,
+                    created_at=NOW),
+    )  # fmt: skip
+    before = address_edit(NEW, OLDER_AT - timedelta(minutes=1))
+
+    late = recorder.record(edit_delivery("wh-before", before.event_updated_at), before)
+
+    assert (late.result, late.action_id) == ("stale", None)
+    assert order_state(engine) == (OLDER_AT, OLD)

@@ -162,7 +162,7 @@ def test_stale_delivery_is_shown_as_stale(
 
     page = text(support, f"/support/orders/{SHOP}/5006")
 
-    assert "stale: older than the change already applied" in page
+    assert "stale: older than what is already recorded for the order" in page
     assert "address edit" in page.lower()
 
 
