@@ -50,7 +50,7 @@ CLIENT_TIMEOUT = 30.0
 SENDERS, WARMUP, MEASURED = 8, 2.0, 4.0
 # The overload: twice the capacity for LOAD seconds, refused deliveries retried up to RETRY_FOR
 # seconds after it.
-LOAD, RETRY_FOR = 20.0, 6.0
+LOAD, RETRY_FOR = 12.0, 6.0
 CAPACITY_FIRST, LOAD_FIRST = 8_000_000, 8_100_000
 CAPACITY_ORDERS = 6_000
 DRAIN_DEADLINE = 480.0
