@@ -32,50 +32,62 @@ def demo(port: int, exit_when_done: bool) -> None:
     instance = instance_path()
     logs = Path(tempfile.mkdtemp(prefix="printbridge-demo-"))
     click.echo(f"logs of every process: {logs}")
-    with _processes(logs) as start:
-        gelato = start("gelato sandbox", _sandbox("gelato", "--api-key", gelato_key))
-        store = start("store sandbox", _sandbox("store", "--shop", SHOP, "--token", token))
-        env = {
-            **os.environ,
-            # Named for the children: `python -m bridge` run from a checkout imports the
-            # checkout, whose default instance folder is not this installation's.
-            "BRIDGE_INSTANCE_PATH": str(instance),
-            "SHOPIFY_API_SECRET": secret,
-            "SHOPIFY_SHOP": SHOP,
-            "SHOPIFY_ACCESS_TOKEN": token,
-            "GELATO_API_KEY": gelato_key,
-            "GELATO_API_URL": gelato,
-            "SHOPIFY_ADMIN_URL_TEMPLATE": store + "/shops/{shop}/admin/api/{version}/graphql.json",
-            "BRIDGE_SUPPORT_TOKEN": support,
-            # Short waits, so the demo's not-found order ends within a minute.
-            "BRIDGE_NOT_FOUND_GRACE_SECONDS": "10",
-            "BRIDGE_RETRY_BASE_SECONDS": "1",
-            "BRIDGE_RETRY_CAP_SECONDS": "5",
-        }
-        subprocess.run([*_printbridge(), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
-        web_url = f"http://127.0.0.1:{port}"
-        start("web", _web(port), env=env, ready_url=web_url + "/readyz")
-        start("worker", [*_printbridge(), "worker"], env=env)
+    # Stopped by a process manager or `timeout` (SIGTERM) as by Ctrl-C: everything it started is
+    # stopped, the embedded Redis included.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with _processes(logs) as start:
+            gelato = start("gelato sandbox", _sandbox("gelato", "--api-key", gelato_key))
+            store = start("store sandbox", _sandbox("store", "--shop", SHOP, "--token", token))
+            env = {
+                **os.environ,
+                # Named for the children: `python -m bridge` run from a checkout imports the
+                # checkout, whose default instance folder is not this installation's.
+                "BRIDGE_INSTANCE_PATH": str(instance),
+                "SHOPIFY_API_SECRET": secret,
+                "SHOPIFY_SHOP": SHOP,
+                "SHOPIFY_ACCESS_TOKEN": token,
+                "GELATO_API_KEY": gelato_key,
+                "GELATO_API_URL": gelato,
+                "SHOPIFY_ADMIN_URL_TEMPLATE": store
+                + "/shops/{shop}/admin/api/{version}/graphql.json",
+                "BRIDGE_SUPPORT_TOKEN": support,
+                # Short waits, so the demo's not-found order ends within a minute.
+                "BRIDGE_NOT_FOUND_GRACE_SECONDS": "10",
+                "BRIDGE_RETRY_BASE_SECONDS": "1",
+                "BRIDGE_RETRY_CAP_SECONDS": "5",
+            }
+            migrate = [*_printbridge(), "migrate"]
+            subprocess.run(migrate, env=env, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+            web_url = f"http://127.0.0.1:{port}"
+            start("web", _web(port), env=env, ready_url=web_url + "/readyz")
+            start("worker", [*_printbridge(), "worker"], env=env)
 
-        run_id = int(time.time()) % 10**9
-        order_ids = [str(run_id * 10 + index) for index in range(len(ORDERS))]
-        store_side = DemoStore(web_url, secret, gelato)
-        for order_id, order in zip(order_ids, ORDERS, strict=True):
-            store_side.play(order_id, order)
+            run_id = int(time.time()) % 10**9
+            order_ids = [str(run_id * 10 + index) for index in range(len(ORDERS))]
+            store_side = DemoStore(web_url, secret, gelato)
+            for order_id, order in zip(order_ids, ORDERS, strict=True):
+                store_side.play(order_id, order)
 
-        api = requests.Session()
-        api.headers["Authorization"] = f"Bearer {support}"
-        print_table(wait_for_outcomes(api, web_url, order_ids), store)
-        click.echo(f"\nsync log (JSON): {web_url}/api/orders/{SHOP}/{order_ids[0]}")
-        click.echo(f"  curl -H 'Authorization: Bearer {support}' {web_url}/api/actions")
-        click.echo(f"  SHOPIFY_API_SECRET={secret} printbridge order {SHOP} {order_ids[0]}")
-        if not exit_when_done:
-            click.echo("\nweb, worker and sandboxes keep running; press Ctrl-C to stop them.")
-            with suppress(KeyboardInterrupt):
+            api = requests.Session()
+            api.headers["Authorization"] = f"Bearer {support}"
+            print_table(wait_for_outcomes(api, web_url, order_ids), store)
+            click.echo(f"\nsync log (JSON): {web_url}/api/orders/{SHOP}/{order_ids[0]}")
+            click.echo(f"  curl -H 'Authorization: Bearer {support}' {web_url}/api/actions")
+            click.echo(f"  SHOPIFY_API_SECRET={secret} printbridge order {SHOP} {order_ids[0]}")
+            if not exit_when_done:
+                click.echo("\nweb, worker and sandboxes keep running; press Ctrl-C to stop them.")
                 signal.pause()
-    if "REDIS_URL" not in os.environ:
-        # The demo's processes are gone; the embedded Redis it started goes with them.
-        stop_embedded_redis(instance)
+    except KeyboardInterrupt:
+        click.echo("\nstopped")
+    finally:
+        if "REDIS_URL" not in os.environ:
+            # The demo's processes are gone; the embedded Redis it started goes with them.
+            stop_embedded_redis(instance)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _printbridge() -> list[str]:

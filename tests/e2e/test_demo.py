@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,25 +17,42 @@ from tests.e2e.conftest import REPO, free_port
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_prints_every_outcome_and_stops_cleanly(tmp_path: Path) -> None:
+def test_demo_prints_every_outcome_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     instance = tmp_path / "instance"
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", str(tmp_path)),
         "BRIDGE_INSTANCE_PATH": str(instance),
     }
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "demo", "--port", str(free_port())],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    # Killed if it hangs: reading its output below would wait for ever.
+    watchdog = threading.Timer(180, demo.kill)
+    watchdog.start()
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "bridge", "demo", "--exit", "--port", str(free_port())],
-            env=env, cwd=REPO, capture_output=True, text=True, timeout=180,
-        )  # fmt: skip
-        # The demo stops the embedded Redis it started: nothing is left running.
+        assert demo.stdout is not None
+        lines: list[str] = []
+        for line in demo.stdout:
+            lines.append(line)
+            if "keep running" in line:
+                # Stopped as a process manager stops it: everything it started goes too.
+                demo.send_signal(signal.SIGTERM)
+        output = "".join(lines)
+        returncode = demo.wait(timeout=30)
         stopped_by_demo = not stop_embedded_redis(instance)
     finally:
+        watchdog.cancel()
+        demo.kill()
+        demo.wait()
+        if demo.stdout is not None:
+            demo.stdout.close()
         stop_embedded_redis(instance)
 
-    assert result.returncode == 0, result.stdout + result.stderr
-    table = result.stdout.split("store tags", 1)[1].splitlines()
+    assert returncode == 0, output
+    assert "keep running" in output
+    table = output.split("store tags", 1)[1].splitlines()
     rows = [line for line in table if line[:1].isdigit()]
     assert [row[58:89].strip() for row in rows] == [
         "cancelled",
