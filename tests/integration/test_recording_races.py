@@ -144,6 +144,26 @@ def edit_delivery(webhook_id: str, updated_at: datetime = UPDATED) -> Any:
     return delivery(webhook_id, topic="orders/updated", event_updated_at=updated_at)
 
 
+def record_interleaved(
+    engine: Engine, paused: tuple[str, NewAction], alongside: tuple[str, NewAction]
+) -> tuple[Recorded, Recorded]:
+    """Record `paused` (webhook id, edit), pausing right after it read the order's state, and
+    `alongside` in another transaction meanwhile; both results, the paused one first."""
+    results: list[Recorded] = []
+    (paused_id, paused_edit), (alongside_id, alongside_edit) = paused, alongside
+
+    def record_alongside() -> None:
+        delivery = edit_delivery(alongside_id, alongside_edit.event_updated_at)
+        results.append(DeliveryRecorder(engine).record(delivery, alongside_edit))
+
+    meanwhile = Alongside(engine, record_alongside)
+    first = PausingRecorder(engine, meanwhile).record(
+        edit_delivery(paused_id, paused_edit.event_updated_at), paused_edit
+    )
+    meanwhile.finish()
+    return first, results[0]
+
+
 def actions_found(engine: Engine) -> dict[str, tuple[str, str | None]]:
     with engine.connect() as connection:
         rows = connection.execute(sa.select(actions.c.id, actions.c.state, actions.c.outcome))
@@ -180,18 +200,10 @@ def test_an_older_address_edit_recorded_alongside_a_newer_one_never_ends_the_new
     recorder = DeliveryRecorder(engine)
     learn_address(recorder)
     older, newer = address_edit("fingerprint-older", OLDER_AT), address_edit(NEW, NEWER_AT)
-    recorded: dict[str, Recorded] = {}
-
-    def record_newer() -> None:
-        recorded["newer"] = recorder.record(edit_delivery("wh-newer", NEWER_AT), newer)
-
     # The older edit read the order's state (the address from orders/create) while the newer
     # edit was being recorded.
-    meanwhile = Alongside(engine, record_newer)
-    recorded["older"] = PausingRecorder(engine, meanwhile).record(
-        edit_delivery("wh-older", OLDER_AT), older
-    )
-    meanwhile.finish()
+    paused, alongside = record_interleaved(engine, ("wh-older", older), ("wh-newer", newer))
+    recorded = {"older": paused, "newer": alongside}
 
     # Serialized: the older edit went first, so the newer one found it waiting and ended it.
     assert recorded["older"].result == "accepted"
@@ -209,16 +221,8 @@ def test_an_older_address_edit_arriving_while_a_newer_one_is_recorded_is_stale(
     recorder = DeliveryRecorder(engine)
     learn_address(recorder)
     older, newer = address_edit("fingerprint-older", OLDER_AT), address_edit(NEW, NEWER_AT)
-    recorded: dict[str, Recorded] = {}
-
-    def record_older() -> None:
-        recorded["older"] = recorder.record(edit_delivery("wh-older", OLDER_AT), older)
-
-    meanwhile = Alongside(engine, record_older)
-    recorded["newer"] = PausingRecorder(engine, meanwhile).record(
-        edit_delivery("wh-newer", NEWER_AT), newer
-    )
-    meanwhile.finish()
+    paused, alongside = record_interleaved(engine, ("wh-newer", newer), ("wh-older", older))
+    recorded = {"newer": paused, "older": alongside}
 
     # The older edit waited for the newer one, then found it applied: recorded and ignored.
     assert (recorded["older"].result, recorded["older"].action_id) == ("stale", None)
@@ -230,18 +234,9 @@ def test_an_older_address_edit_arriving_while_a_newer_one_is_recorded_is_stale(
 def test_two_edits_of_an_order_with_no_state_yet_are_recorded_one_after_the_other(
     engine: Engine,
 ) -> None:
-    recorder = DeliveryRecorder(engine)
     older, newer = address_edit("fingerprint-older", OLDER_AT), address_edit(NEW, NEWER_AT)
-    recorded: dict[str, Recorded] = {}
-
-    def record_newer() -> None:
-        recorded["newer"] = recorder.record(edit_delivery("wh-newer", NEWER_AT), newer)
-
-    meanwhile = Alongside(engine, record_newer)
-    recorded["older"] = PausingRecorder(engine, meanwhile).record(
-        edit_delivery("wh-older", OLDER_AT), older
-    )
-    meanwhile.finish()
+    paused, alongside = record_interleaved(engine, ("wh-older", older), ("wh-newer", newer))
+    recorded = {"older": paused, "newer": alongside}
 
     # The first address seen is the reference; the newer edit changes it.
     assert (recorded["older"].result, recorded["newer"].result) == ("ignored", "accepted")
@@ -255,24 +250,17 @@ def test_a_second_delivery_of_an_address_edit_never_supersedes_the_edit_it_repea
     recorder = DeliveryRecorder(engine)
     learn_address(recorder)
     first, second = address_edit(), address_edit()
-    recorded: dict[str, Recorded] = {}
-
-    def record_first() -> None:
-        recorded["first"] = recorder.record(edit_delivery("wh-first"), first)
-
     # The store re-emits the event: another webhook id, the same body. The re-emit read the
     # order's state (still the old address) while the first delivery was being recorded.
-    meanwhile = Alongside(engine, record_first)
-    again = PausingRecorder(engine, meanwhile).record(edit_delivery("wh-second"), second)
-    meanwhile.finish()
+    again, original = record_interleaved(engine, ("wh-second", second), ("wh-first", first))
 
     # One action for the edit, waiting to run; the other delivery adds nothing to it.
     found = actions_found(engine)
     assert list(found.values()) == [(ActionState.PENDING.value, None)]
     (kept,) = found
-    results = {again.result, recorded["first"].result}
+    results = {again.result, original.result}
     assert results in ({"accepted", "repeat"}, {"accepted", "ignored"})
-    assert {again.action_id, recorded["first"].action_id} - {None} == {kept}
+    assert {again.action_id, original.action_id} - {None} == {kept}
 
 
 BETWEEN_AT, LATEST_AT = UPDATED + timedelta(minutes=1), UPDATED + timedelta(minutes=2)
@@ -291,16 +279,10 @@ def test_an_edit_older_than_an_unchanged_one_recorded_alongside_it_is_stale(
         address_edit(NEW, LATEST_AT),
         address_edit("fingerprint-between", BETWEEN_AT),
     )
-    recorded: dict[str, Recorded] = {}
-
-    def record_between() -> None:
-        recorded["between"] = recorder.record(edit_delivery("wh-between", BETWEEN_AT), between)
-
-    meanwhile = Alongside(engine, record_between)
-    recorded["unchanged"] = PausingRecorder(engine, meanwhile).record(
-        edit_delivery("wh-unchanged", LATEST_AT), unchanged
+    paused, alongside = record_interleaved(
+        engine, ("wh-unchanged", unchanged), ("wh-between", between)
     )
-    meanwhile.finish()
+    recorded = {"unchanged": paused, "between": alongside}
 
     assert (recorded["unchanged"].result, recorded["unchanged"].action_id) == ("ignored", None)
     assert (recorded["between"].result, recorded["between"].action_id) == ("stale", None)
@@ -312,18 +294,8 @@ def test_an_edit_older_than_an_unchanged_one_recorded_alongside_it_is_stale(
 def test_an_edit_older_than_the_first_address_seen_recorded_alongside_it_is_stale(
     engine: Engine,
 ) -> None:
-    recorder = DeliveryRecorder(engine)
     first, older = address_edit(NEW, LATEST_AT), address_edit("fingerprint-older", BETWEEN_AT)
-    recorded: dict[str, Recorded] = {}
-
-    def record_older() -> None:
-        recorded["older"] = recorder.record(edit_delivery("wh-older", BETWEEN_AT), older)
-
-    meanwhile = Alongside(engine, record_older)
-    recorded["first"] = PausingRecorder(engine, meanwhile).record(
-        edit_delivery("wh-first", LATEST_AT), first
-    )
-    meanwhile.finish()
+    record_interleaved(engine, ("wh-first", first), ("wh-older", older))
 
     assert delivery_results(engine) == {
         "wh-first": ("ignored", "address.first_seen", None),
