@@ -24,6 +24,7 @@ from bridge.app import services_of
 from tests.conftest import SHOP, SUPPORT_TOKEN, TEST_DATABASE_URL
 from tests.faults.db_proxy import DatabaseProxy, Mode, database_proxy
 from tests.functional.conftest import Sandbox
+from tests.support.synclog import order_deliveries, queued
 from tests.support.webhooks import delivery_headers, encode, order_payload
 from tests.support.worker import drain, run_once
 
@@ -61,18 +62,8 @@ def timed(call: Any) -> tuple[Any, float]:
     return result, time.monotonic() - started
 
 
-def queued(app: Flask) -> int:
-    return services_of(app).queue.queue.count
-
-
 def recorded(client: FlaskClient, order_id: int = ORDER_ID) -> list[dict[str, Any]]:
-    response = client.get(
-        f"/api/orders/{SHOP}/{order_id}", headers={"Authorization": f"Bearer {SUPPORT_TOKEN}"}
-    )
-    if response.status_code == 404:
-        return []
-    found: list[dict[str, Any]] = response.get_json()["deliveries"]
-    return found
+    return order_deliveries(client, order_id)
 
 
 def assert_unavailable(answer: TestResponse, took: float) -> None:

@@ -12,28 +12,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bridge.app import services_of
-from tests.conftest import PREVIOUS_SECRET, SHOP, SUPPORT_TOKEN
+from tests.conftest import PREVIOUS_SECRET, SUPPORT_TOKEN
+from tests.support.synclog import order_deliveries, queued
 from tests.support.webhooks import delivery_headers, encode, order_payload
 
 ORDER_ID = 450789469
 
 
+def deliveries(client: FlaskClient, order_id: int = ORDER_ID) -> list[dict[str, Any]]:
+    return order_deliveries(client, order_id)
+
+
 def post(client: FlaskClient, body: bytes, headers: dict[str, str]) -> int:
     return client.post("/webhooks/shopify", data=body, headers=headers).status_code
-
-
-def queued(app: Flask) -> int:
-    return services_of(app).queue.queue.count
-
-
-def deliveries(client: FlaskClient, order_id: int = ORDER_ID) -> list[dict[str, Any]]:
-    response = client.get(
-        f"/api/orders/{SHOP}/{order_id}", headers={"Authorization": f"Bearer {SUPPORT_TOKEN}"}
-    )
-    if response.status_code == 404:
-        return []
-    found: list[dict[str, Any]] = response.get_json()["deliveries"]
-    return found
 
 
 def test_valid_cancellation_is_accepted_and_queued(app: Flask, client: FlaskClient) -> None:
