@@ -26,10 +26,10 @@ from typing import Any
 
 from gunicorn import glogging
 
+from bridge.adapters.redaction import REDACTED, redact_text
 from bridge.config import LogSettings
 
 CONTEXT_FIELDS = ("delivery_id", "action_id", "job_id", "shop")
-REDACTED = "[redacted]"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 _NO_IDS: Mapping[str, str] = MappingProxyType({})
@@ -105,9 +105,7 @@ MIN_SECRET_LENGTH = 6
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every secret value, secret-shaped string and address value masked."""
-    for secret in secrets:
-        if len(secret) >= MIN_SECRET_LENGTH:
-            text = text.replace(secret, REDACTED)
+    text = redact_text(text, (secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH))
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
