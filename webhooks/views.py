@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.adapters.metrics import Metrics
@@ -101,7 +102,7 @@ def refusal_counter(metrics: Metrics) -> Callable[[WSGIEnvironment], None]:
     """What the admission gate calls for each webhook it refuses: count it as `shed`."""
 
     def count(environ: WSGIEnvironment) -> None:
-        topic = environ.get("HTTP_X_SHOPIFY_TOPIC") or environ.get("HTTP_SHOPIFY_TOPIC")
+        topic = read_headers(EnvironHeaders(environ)).topic
         count_delivery(metrics, topic_label(topic), "shed")
 
     return count
