@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from bridge.sandbox import GelatoSandbox, StoreSandbox, serve_in_thread
 from tests.conftest import ACCESS_TOKEN, GELATO_KEY, SHOP
+from tests.faults.db_proxy import DatabaseProxy, database_proxy
 from tests.support.apps import migrated_app, settings_for_test
 
 
@@ -60,6 +61,13 @@ def store(store_server: Sandbox) -> Sandbox:
     """The store-admin sandbox, emptied for this test."""
     store_server.post("/_sandbox/reset")
     return store_server
+
+
+@pytest.fixture
+def proxy() -> Iterator[DatabaseProxy]:
+    """A TCP proxy in front of the test PostgreSQL, which a test can cut and restore."""
+    with database_proxy() as running:
+        yield running
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from werkzeug.test import TestResponse
 from bridge.adapters.database import CONNECT_TIMEOUT_SECONDS
 from bridge.app import services_of
 from tests.conftest import SHOP, SUPPORT_TOKEN, TEST_DATABASE_URL
-from tests.faults.db_proxy import DatabaseProxy, Mode, database_proxy
+from tests.faults.db_proxy import DatabaseProxy, Mode
 from tests.functional.conftest import Sandbox
 from tests.support.synclog import order_deliveries, queued
 from tests.support.webhooks import delivery_headers, encode, order_payload
@@ -32,12 +31,6 @@ ORDER_ID = 5550001
 # Under the store's 5 s deadline, with room for a loaded machine.
 ANSWER_LIMIT = 4.5
 CUTS = [Mode.REFUSE, Mode.BLACKHOLE]
-
-
-@pytest.fixture
-def proxy() -> Iterator[DatabaseProxy]:
-    with database_proxy() as running:
-        yield running
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from bridge.services import utc_now
 from bridge.sweep import sweep
 from bridge.worker import make_worker
 from tests.conftest import SHOP, SUPPORT_TOKEN
-from tests.faults.db_proxy import DatabaseProxy, Mode, database_proxy
+from tests.faults.db_proxy import DatabaseProxy, Mode
 from tests.functional.conftest import Sandbox
 from tests.support.webhooks import delivery_headers, encode, order_payload
 from tests.support.worker import drain
@@ -187,12 +186,6 @@ def test_periodic_sweep_is_queued_once_per_slot_by_any_number_of_workers(app: Fl
 
 # Work whose job is over while the sync log says it is not: the database was down for longer
 # than all of the job's retries, so its failure callback could not record the failure either.
-
-
-@pytest.fixture
-def proxy() -> Iterator[DatabaseProxy]:
-    with database_proxy() as running:
-        yield running
 
 
 @pytest.fixture
