@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bridge.adapters.database import driver_connection
+from bridge.adapters.database import SQLITE_BUSY_TIMEOUT_SECONDS, driver_connection
+from bridge.adapters.write_turns import WriteTurns
 from bridge.domain.actions import ActionKind, ActionState, ReportState
 from bridge.domain.outcomes import Outcome
 
@@ -176,6 +177,7 @@ class DeliveryRecorder:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
+        self._turns = WriteTurns.for_engine(engine, SQLITE_BUSY_TIMEOUT_SECONDS)
         self._statements: dict[str, str] = {}
 
     def record(self, delivery: NewDelivery, intent: Intent | None) -> Recorded:
@@ -352,6 +354,12 @@ class DeliveryRecorder:
 
     @contextmanager
     def _transaction(self) -> Iterator[_Run]:
+        # SQLite: the writers of this path take turns before BEGIN (see write_turns.py).
+        with self._turns.turn() if self._turns else nullcontext(), self._open() as run:
+            yield run
+
+    @contextmanager
+    def _open(self) -> Iterator[_Run]:
         # Driver errors leave as SQLAlchemy's (the webhook's 503 knows those), a lost
         # connection dropped from the pool: see `driver_connection`.
         with driver_connection(self.engine) as connection:
