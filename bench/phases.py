@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import loadgen
-from bench.processes import Processes, cpu_seconds, machine_busy_seconds
+from bench.processes import Processes, cpu_by_process, machine_busy_seconds
 from bench.report import Report, latency_ms
 from bench.scenarios import Deliveries, Scenario
-from bench.stack import BARE, PRINTBRIDGE, Stack
+from bench.stack import BARE, FLOOR, PRINTBRIDGE, Stack
 
 HOST = "127.0.0.1"
 BARE_POOL = 5000  # the bare app ignores what it reads, so it cycles through one pool
@@ -35,6 +35,9 @@ class CpuUse:
     server: float
     ours: float
     machine: float
+    # The busiest single process of the target (a gunicorn worker): with keep-alive, one worker
+    # may hold most connections, and one Python process uses at most about one core.
+    busiest: float = 0.0
 
 
 def _figures(result: loadgen.Result, cpu: CpuUse) -> dict[str, Any]:
@@ -52,6 +55,7 @@ def _figures(result: loadgen.Result, cpu: CpuUse) -> dict[str, Any]:
         "seconds": round(result.elapsed, 2),
         "server_cpu_ms_per_req": round(cpu.server / done * 1000, 3) if done else None,
         "server_cpu_cores": cores(cpu.server),
+        "busiest_process_cores": cores(cpu.busiest),
         "client_cpu_cores": cores(result.client_cpu),
         # Busy CPU of processes this run did not start (other jobs on a shared machine).
         "other_cpu_cores": cores(max(0.0, cpu.machine - cpu.ours)),
@@ -64,11 +68,20 @@ def _measured(
 ) -> tuple[loadgen.Result, CpuUse]:
     """Run the load; return its result and the CPU used meanwhile."""
     pid = processes.pid(target)
-    before = CpuUse(cpu_seconds(pid), processes.cpu_seconds(), machine_busy_seconds())
+    before_each, ours_before, machine_before = (
+        cpu_by_process(pid),
+        processes.cpu_seconds(),
+        machine_busy_seconds(),
+    )
     result = run()
-    after = CpuUse(cpu_seconds(pid), processes.cpu_seconds(), machine_busy_seconds())
+    after_each, ours_after, machine_after = (
+        cpu_by_process(pid),
+        processes.cpu_seconds(),
+        machine_busy_seconds(),
+    )
+    each = [used - before_each.get(process, 0.0) for process, used in after_each.items()]
     used = CpuUse(
-        after.server - before.server, after.ours - before.ours, after.machine - before.machine
+        sum(each), ours_after - ours_before, machine_after - machine_before, max(each, default=0.0)
     )
     return result, used
 
@@ -81,12 +94,17 @@ def max_throughput(
     load: Load,
     report: Report,
 ) -> float:
-    """Phase A: both apps, closed loop, rounds alternated (ABBA); return printbridge's mean rps."""
+    """Phase A: the apps, closed loop, rounds alternated (ABBA); return printbridge's mean rps.
+
+    With the floor app running (`--floor`), it is measured in each round too, beside printbridge.
+    """
     bare_pool = deliveries.batch(scenario, BARE_POOL).requests
+    targets = tuple(target for target in (BARE, PRINTBRIDGE, FLOOR) if target in stack.ports)
 
     def run(target: str, seconds: float, pool_size: int) -> tuple[loadgen.Result, CpuUse]:
         port = stack.ports[target]
-        if target == BARE:
+        if target != PRINTBRIDGE:
+            # Neither the bare app nor the floor keeps anything: one pool, cycled.
             payloads, cycle = bare_pool, True
         else:
             batch = deliveries.batch(scenario, pool_size)
@@ -101,14 +119,15 @@ def max_throughput(
         )
 
     warm_rps = 0.0
-    for target in (BARE, PRINTBRIDGE):
+    for target in targets:
         warm, _ = run(target, load.warmup, 5000)
-        warm_rps = warm.rps
+        if target == PRINTBRIDGE:
+            warm_rps = warm.rps
     # Enough distinct deliveries for the measured window, with a wide margin.
     pool = max(4000, math.ceil(warm_rps * load.duration * 3) + 500)
-    rps: dict[str, list[float]] = {BARE: [], PRINTBRIDGE: []}
+    rps: dict[str, list[float]] = {target: [] for target in targets}
     for round_number in range(load.rounds):
-        order = (BARE, PRINTBRIDGE) if round_number % 2 == 0 else (PRINTBRIDGE, BARE)
+        order = targets if round_number % 2 == 0 else targets[::-1]
         for target in order:
             result, cpu = run(target, load.duration, pool)
             figures = _figures(result, cpu)
@@ -118,8 +137,14 @@ def max_throughput(
             rps[target].append(result.rps)
     means = {target: sum(values) / len(values) for target, values in rps.items()}
     ratio = means[PRINTBRIDGE] / means[BARE] if means[BARE] else 0.0
-    for target in (BARE, PRINTBRIDGE):
+    for target in targets:
         report.add("A closed loop, mean", _label(target, scenario), rps=round(means[target], 1))
+    if FLOOR in means and means[BARE]:
+        report.notes.append(
+            f"A ({scenario.name}): without recording and queueing, printbridge would serve"
+            f" {means[FLOOR] / means[BARE]:.3f} of the bare app's rate"
+            f" ({means[FLOOR]:.1f} req/s, bench/floor_app.py)."
+        )
     report.check(
         f"ratio printbridge/bare rps ({scenario.name})",
         ratio,
@@ -177,4 +202,8 @@ def _send_primes(port: int, primes: list[bytes], load: Load) -> None:
 
 
 def _label(target: str, scenario: Scenario) -> str:
-    return "bare Flask" if target == BARE else f"printbridge {scenario.name}"
+    if target == BARE:
+        return "bare Flask"
+    if target == FLOOR:
+        return f"floor {scenario.name}"
+    return f"printbridge {scenario.name}"

@@ -201,8 +201,13 @@ def wait_redis(url: str, seconds: float = 15) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its children (gunicorn workers), from /proc."""
+    return sum(cpu_by_process(pid).values())
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """User + system CPU of a process and of each of its children, by pid, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    used: dict[int, float] = {}
     for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = entry.read_text().rsplit(")", 1)[1].split()
@@ -210,8 +215,8 @@ def cpu_seconds(pid: int) -> float:
             continue
         own, parent = int(entry.parent.name), int(fields[1])
         if pid in (own, parent):
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+            used[own] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
 
 
 def machine_busy_seconds() -> float:

@@ -121,7 +121,8 @@ class Report:
 
 
 LEGEND = (
-    "cpu ms/req, app cores: CPU of the app's gunicorn master and workers; loadgen cores: this "
+    "cpu ms/req, app cores: CPU of the app's gunicorn master and workers; busiest: the busiest\n"
+    "one of them (one Python process uses at most about one core); loadgen cores: this "
     "process;\nother cores: busy CPU of processes this run did not start (a shared machine)."
 )
 # (key, title, decimals, width)
@@ -134,6 +135,7 @@ COLUMNS = (
     ("p99_ms", "p99 ms", 2, 7),
     ("server_cpu_ms_per_req", "cpu ms/req", 2, 10),
     ("server_cpu_cores", "app cores", 2, 9),
+    ("busiest_process_cores", "busiest", 2, 7),
     ("client_cpu_cores", "loadgen cores", 2, 13),
     ("other_cpu_cores", "other cores", 2, 11),
 )

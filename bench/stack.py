@@ -23,6 +23,7 @@ from bench.scenarios import SHOP
 
 BARE = "bare"
 PRINTBRIDGE = "printbridge"
+FLOOR = "floor"  # printbridge without recording and queueing (bench/floor_app.py)
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,14 @@ class Sandbox:
 
 
 def start_stack(
-    processes: Processes, temp: Path, settings: ServerSettings, base_env: dict[str, str]
+    processes: Processes,
+    temp: Path,
+    settings: ServerSettings,
+    base_env: dict[str, str],
+    *,
+    floor: bool = False,
 ) -> Stack:
-    """Start Redis, the sandboxes, migrate, then both gunicorns; return once all answer."""
+    """Start Redis, the sandboxes, migrate, then the gunicorns; return once all answer."""
     redis_port = free_port()
     processes.start("redis", redis_command(redis_port, temp))
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
@@ -113,13 +119,17 @@ def start_stack(
     if migrate.returncode != 0:
         raise RuntimeError(f"migrate failed: {migrate.stderr.decode(errors='replace')}")
 
-    ports = {BARE: free_port(), PRINTBRIDGE: free_port()}
     apps = {BARE: ("bench.bare_app:app", base_env), PRINTBRIDGE: ("wsgi:app", env)}
+    if floor:
+        apps[FLOOR] = ("bench.floor_app:app", env)
+    ports = {name: free_port() for name in apps}
     for name, (app, app_env) in apps.items():
         command = [sys.executable, "-m", "gunicorn", *settings.arguments(ports[name]), app]
         processes.start(name, command, env=app_env)
     processes.wait_http(BARE, f"http://127.0.0.1:{ports[BARE]}/", need_ok=False)
     processes.wait_http(PRINTBRIDGE, f"http://127.0.0.1:{ports[PRINTBRIDGE]}/readyz", need_ok=True)
+    if floor:
+        processes.wait_http(FLOOR, f"http://127.0.0.1:{ports[FLOOR]}/healthz", need_ok=True)
     return Stack(ports, secret, gelato.url, store.url, redis_url, env)
 
 

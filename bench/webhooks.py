@@ -34,6 +34,11 @@ def parse_arguments(argv: list[str] | None, scenarios: list[str]) -> argparse.Na
     add("--gelato-rate", type=float, default=10.0, help="phase C webhooks per second (10)")
     add("--scenario", action="append", choices=scenarios, help="repeatable; default: all")
     add("--skip-gelato", action="store_true", help="leave phase C out")
+    add(
+        "--floor",
+        action="store_true",
+        help="phase A also measures printbridge minus recording and queueing (bench/floor_app.py)",
+    )
     add("--json-out", type=Path, help="also write every figure as JSON here")
     add("--keep-temp", action="store_true", help="keep the temp dir (logs, database)")
     return parser.parse_args(argv)
