@@ -18,6 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 CONNECT_ERROR = 0  # the status recorded when no answer came back
+# Closed loop: seconds between opening one connection and the next. A server's processes share
+# one listening socket, and whichever is first to `accept` takes a connection for good (keep-alive):
+# opened all at once, onto idle processes, the connections often all land on one process, which
+# then carries the whole load on one core. Opened while the earlier ones already keep a process
+# busy, the next tends to go to a less busy one, as connections arriving over time do.
+RAMP_STEP = 0.01
 
 
 @dataclass
@@ -126,11 +132,14 @@ async def _closed_loop(
     result = Result()
     loop = asyncio.get_running_loop()
     next_index = 0
-    start = loop.time()
+    # The connections open one by one, RAMP_STEP apart, while the ones before them already
+    # carry load; only requests sent after the last one opened are measured.
+    start = loop.time() + connections * RAMP_STEP
     end = start + duration
 
-    async def slot() -> None:
+    async def slot(number: int) -> None:
         nonlocal next_index
+        await asyncio.sleep(number * RAMP_STEP)
         connection: _Connection | None = None
         while loop.time() < end:
             if next_index >= len(payloads):
@@ -143,14 +152,14 @@ async def _closed_loop(
             began = loop.time()
             status, connection = await client.send(connection, payload)
             finished = loop.time()
-            if finished <= end:  # answers after the deadline do not count
+            if start <= began and finished <= end:  # the ramp and late answers do not count
                 result.statuses[status] += 1
                 result.latencies.append(finished - began)
         if connection is not None and connection.transport is not None:
             connection.transport.close()
 
     cpu = time.process_time()
-    await asyncio.gather(*(slot() for _ in range(connections)))
+    await asyncio.gather(*(slot(number) for number in range(connections)))
     result.elapsed = min(loop.time(), end) - start
     result.client_cpu = time.process_time() - cpu
     return result
