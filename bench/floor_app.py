@@ -4,8 +4,9 @@ Served by gunicorn with the same settings as the other two apps (`bench.floor_ap
 printbridge's own app from `create_app()`, with the one step that records and queues a delivery
 taken out: each request is read, its headers checked, its signature verified, its event parsed,
 its shop looked up and its action planned exactly as printbridge does, and it is answered 200
-without a word to SQL or Redis. `python bench/webhooks.py --floor` measures it beside the other
-two: what printbridge would serve if recording and queueing cost nothing at all.
+without a word to SQL or Redis. `python bench/webhooks.py` measures it beside the other two in
+phase A (unless `--skip-floor`): what printbridge would serve if recording and queueing cost
+nothing at all.
 
 Never serve this: it acknowledges deliveries it does not keep.
 """

@@ -96,7 +96,7 @@ def max_throughput(
 ) -> float:
     """Phase A: the apps, closed loop, rounds alternated (ABBA); return printbridge's mean rps.
 
-    With the floor app running (`--floor`), it is measured in each round too, beside printbridge.
+    With the floor app running (not `--skip-floor`), it is measured in each round too.
     """
     bare_pool = deliveries.batch(scenario, BARE_POOL).requests
     targets = tuple(target for target in (BARE, PRINTBRIDGE, FLOOR) if target in stack.ports)

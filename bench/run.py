@@ -43,7 +43,7 @@ def run(args: argparse.Namespace, scenarios: list[Scenario]) -> Report:
         _say(f"starting Redis, sandboxes and both gunicorns ({temp})")
         env = {key: value for key, value in os.environ.items() if not key.startswith(INHERITED)}
         env.update(settings.environment())
-        stack = start_stack(processes, temp, settings, env, floor=args.floor)
+        stack = start_stack(processes, temp, settings, env, floor=not args.skip_floor)
         deliveries = Deliveries(f"127.0.0.1:{stack.ports['printbridge']}", stack.secret)
         for scenario in scenarios:
             _say(f"phase A: {scenario.topic}, {load.rounds} x {load.duration:g}s per app")

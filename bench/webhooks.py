@@ -35,9 +35,9 @@ def parse_arguments(argv: list[str] | None, scenarios: list[str]) -> argparse.Na
     add("--scenario", action="append", choices=scenarios, help="repeatable; default: all")
     add("--skip-gelato", action="store_true", help="leave phase C out")
     add(
-        "--floor",
+        "--skip-floor",
         action="store_true",
-        help="phase A also measures printbridge minus recording and queueing (bench/floor_app.py)",
+        help="leave out printbridge minus recording and queueing (bench/floor_app.py)",
     )
     add("--json-out", type=Path, help="also write every figure as JSON here")
     add("--keep-temp", action="store_true", help="keep the temp dir (logs, database)")
