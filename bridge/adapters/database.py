@@ -26,6 +26,10 @@ POOL_TIMEOUT_SECONDS = 2.0
 # network partition, a host gone): after this the connection is dropped, not waited on for
 # the kernel's quarter of an hour of retransmissions.
 TCP_USER_TIMEOUT_MILLISECONDS = 3000
+# PostgreSQL: how long a statement waits for a row or table lock another transaction holds (the
+# recording of one order's event waits for the recording of another of the same order). Locks
+# are held for milliseconds; a longer wait means a stuck transaction, and a 503 in time is better.
+LOCK_TIMEOUT_MILLISECONDS = 3000
 # SQLite: how long a writer waits for the write lock. Every transaction holds it for
 # milliseconds, so a wait this long means something is wrong: answering 503 in time is better.
 SQLITE_BUSY_TIMEOUT_SECONDS = 3.0
@@ -103,12 +107,19 @@ def _wrapped(engine: Engine, error: Exception, invalidated: bool) -> sa.exc.DBAP
 def _postgresql_connect_args(url: URL) -> dict[str, Any]:
     if url.get_backend_name() != "postgresql":
         return {}
-    # connect_args override the URL's query: only what the URL does not say is added.
+    # connect_args override the URL's query: only what the URL does not say is added, and the
+    # lock timeout goes in front of the URL's own server options, unless they set one.
     wanted: dict[str, Any] = {
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "tcp_user_timeout": TCP_USER_TIMEOUT_MILLISECONDS,
     }
-    return {name: value for name, value in wanted.items() if name not in url.query}
+    arguments = {name: value for name, value in wanted.items() if name not in url.query}
+    options = url.query.get("options", "")
+    if isinstance(options, tuple):  # the parameter given more than once: libpq takes the last
+        options = options[-1]
+    if "lock_timeout" not in options:
+        arguments["options"] = f"-c lock_timeout={LOCK_TIMEOUT_MILLISECONDS} {options}".strip()
+    return arguments
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

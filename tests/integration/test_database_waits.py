@@ -13,9 +13,11 @@ import sqlalchemy as sa
 
 from bridge.adapters.database import (
     CONNECT_TIMEOUT_SECONDS,
+    LOCK_TIMEOUT_MILLISECONDS,
     POOL_TIMEOUT_SECONDS,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     make_engine,
+    unreachable,
 )
 
 # Room for a loaded machine on top of each bound, still under the store's deadline.
@@ -98,3 +100,61 @@ def test_a_sqlite_writer_gives_up_on_a_held_write_lock_in_seconds(tmp_path: Path
     engine.dispose()
 
     assert SQLITE_BUSY_TIMEOUT_SECONDS - 0.5 <= took < SQLITE_BUSY_TIMEOUT_SECONDS + SLACK
+
+
+def _lock_timeout(url: str) -> str:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        shown = connection.exec_driver_sql("SHOW lock_timeout").scalar_one()
+    engine.dispose()
+    assert isinstance(shown, str)
+    return shown
+
+
+def test_a_postgresql_statement_waits_for_a_row_lock_held_elsewhere_in_seconds(
+    postgres_url: str,
+) -> None:
+    engine = make_engine(postgres_url)
+    with engine.begin() as setup:
+        setup.exec_driver_sql("DROP TABLE IF EXISTS lock_wait_probe")
+        setup.exec_driver_sql("CREATE TABLE lock_wait_probe (x INTEGER PRIMARY KEY)")
+        setup.exec_driver_sql("INSERT INTO lock_wait_probe VALUES (1)")
+    try:
+        with engine.begin() as holder:
+            holder.exec_driver_sql("SELECT x FROM lock_wait_probe WHERE x = 1 FOR UPDATE")
+            started = time.monotonic()
+            with pytest.raises(sa.exc.OperationalError) as raised, engine.begin() as waiter:
+                waiter.exec_driver_sql("UPDATE lock_wait_probe SET x = 2 WHERE x = 1")
+            took = time.monotonic() - started
+    finally:
+        with engine.begin() as cleanup:
+            cleanup.exec_driver_sql("DROP TABLE lock_wait_probe")
+        engine.dispose()
+
+    bound = LOCK_TIMEOUT_MILLISECONDS / 1000
+    assert bound - 0.5 <= took < bound + SLACK
+    assert unreachable(raised.value)  # so the webhook answers 503 and a job is retried
+
+
+def _with_option(url: str, option: str) -> str:
+    """The URL with one more server option (`-c name=value`) after the ones it has."""
+    parsed = sa.make_url(url)
+    options = f"{parsed.query.get('options', '')} -c {option}".strip()
+    return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
+
+
+def test_a_postgresql_url_keeps_its_own_server_options_beside_the_lock_timeout(
+    postgres_url: str,
+) -> None:
+    url = _with_option(postgres_url, "statement_timeout=7000")
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        statement_timeout = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
+    engine.dispose()
+
+    assert statement_timeout == "7s"
+    assert _lock_timeout(url) == f"{LOCK_TIMEOUT_MILLISECONDS // 1000}s"
+
+
+def test_a_lock_timeout_in_the_url_is_kept(postgres_url: str) -> None:
+    assert _lock_timeout(_with_option(postgres_url, "lock_timeout=9000")) == "9s"
