@@ -1,4 +1,4 @@
-"""The job queue on Redis (RQ): actions and report-backs, and a few counters."""
+"""The job queue on Redis (RQ): actions, report-backs and the shop-level jobs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from rq.job import Job, JobStatus
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "printbridge"
-COUNTERS_KEY = "printbridge:counters"
 RUN_ACTION = "jobs.actions.run_action"
 ACTION_FAILED = "jobs.actions.on_action_failure"
 REPORT_BACK = "jobs.report.report_back"
@@ -203,19 +202,6 @@ class JobQueue:
             for job_id, status in zip(job_ids, statuses, strict=True)
             if status is not None and _text(status) not in OVER
         }
-
-    def count(self, name: str) -> None:
-        """Add one to a named counter (unauthorized webhooks, ignored topics, …), best effort."""
-        try:
-            self.connection.hincrby(COUNTERS_KEY, name, 1)
-        except redis.RedisError:
-            # A counter is not worth failing a request for.
-            log.warning("counter %s not kept: Redis unavailable", name)
-
-    def counters(self) -> dict[str, int]:
-        """Every counter and its value."""
-        raw = self.connection.hgetall(COUNTERS_KEY)
-        return {_text(key): int(value) for key, value in raw.items()}
 
     def ping(self) -> None:
         """Raise when Redis cannot be reached."""

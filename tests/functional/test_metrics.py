@@ -5,33 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask.testing import FlaskClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.app import admission_of
 from bridge.config import WebTier
 from tests.functional.conftest import Sandbox
+from tests.support.metrics import scrape, value
 from tests.support.webhooks import delivery_headers, encode, order_payload
 from tests.support.worker import drain
 
 ORDER_ID = 820982911946154508
 METRICS_TOKEN = "metrics-token-0123456789"
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def scrape(client: FlaskClient, **headers: str) -> Samples:
-    response = client.get("/metrics", headers=headers)
-    assert response.status_code == 200, response.data
-    assert response.content_type.startswith("text/plain; version=")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.get_data(as_text=True))
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def seed(gelato: Sandbox, *statuses: str) -> None:

@@ -191,16 +191,6 @@ def test_replacement_gives_way_to_a_change_made_after_the_status_was_read(
     assert Job.fetch(ACTION_ID, connection=queue.connection).retries_left == 1
 
 
-def test_counters_count_by_name(queue: JobQueue) -> None:
-    assert queue.counters() == {}
-
-    queue.count("webhook.unauthorized")
-    queue.count("webhook.unauthorized")
-    queue.count("topic.ignored")
-
-    assert queue.counters() == {"webhook.unauthorized": 2, "topic.ignored": 1}
-
-
 def test_ping_answers_on_a_live_redis(queue: JobQueue) -> None:
     queue.ping()
 
