@@ -112,7 +112,7 @@ class Report:
             f"Python {self.machine['python']}, gunicorn {self.machine['packages']['gunicorn']}, "
             f"commit {(self.machine['git_commit'] or '?')[:7]}"
             f"{' + local changes' if self.machine['git_dirty'] else ''}\n"
-            f"both apps: gunicorn {gunicorn['worker_class']}, {gunicorn['workers']} workers"
+            f"every app: gunicorn {gunicorn['worker_class']}, {gunicorn['workers']} workers"
             f" x {gunicorn.get('threads', 1)} threads, 127.0.0.1, no access log; {gate}\n"
             f"phase A: {load['connections']} connections, closed loop, "
             f"{load['rounds']} rounds x {load['duration']:g} s per app (alternated); "
