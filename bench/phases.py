@@ -37,7 +37,7 @@ class CpuUse:
     machine: float
     # The busiest single process of the target (a gunicorn worker): with keep-alive, one worker
     # may hold most connections, and one Python process uses at most about one core.
-    busiest: float = 0.0
+    busiest: float
 
 
 def _figures(result: loadgen.Result, cpu: CpuUse) -> dict[str, Any]:
